@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.ts';
+
+describe('fedkd doctor', () => {
+  it('reports the forced tfjs backend, ORT providers and CPU flags as the system shows them', () => {
+    const r = runCli(['doctor', '--json'], { env: { FEDKD_BACKEND: 'cpu' } });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const d = JSON.parse(lines[0]);
+    expect(d.tfjs).toMatchObject({ backend: 'cpu', reason: 'requested by FEDKD_BACKEND' });
+    expect(d.onnxruntime.providers).toEqual(ort.listSupportedBackends());
+    // independent reading of the flags: a plain word search over /proc/cpuinfo's first flags line
+    const flags = ` ${/flags\s*:(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? ''} `;
+    expect(d.cpu.avx2).toBe(flags.includes(' avx2 '));
+    expect(d.cpu.avx512).toBe(flags.includes(' avx512f '));
+    expect(d.cpu.vnni).toBe(flags.includes(' avx512_vnni ') || flags.includes(' avx_vnni '));
+    expect(d.ram.freeMB).toBeGreaterThan(0);
+    expect(d.ram.freeMB).toBeLessThanOrEqual(d.ram.totalMB);
+    const cudaUsable = d.onnxruntime.providers.some((p: { name: string; bundled: boolean }) => p.name === 'cuda' && p.bundled) && d.gpu.gpus.length > 0;
+    expect(d.inference.provider).toBe(cudaUsable && d.inference.mode === 'gpu' ? 'cuda' : 'cpu');
+  });
+
+  it('prints a readable table without --json', () => {
+    const r = runCli(['doctor'], { env: { FEDKD_BACKEND: 'cpu' } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/tfjs backend\s+cpu — requested by FEDKD_BACKEND/);
+    expect(r.stdout).toMatch(/inference\s+(cpu|gpu|light) mode on (cpu|cuda)/);
+  });
+});

@@ -1,0 +1,150 @@
+import * as grpc from '@grpc/grpc-js';
+import type { FederationService } from './api.ts';
+import { ChunkAssembler, chunksOf } from './chunks.ts';
+import { resultFromWire, taskToWire } from './convert.ts';
+import { RpcError } from './errors.ts';
+import type { Caller } from './types.ts';
+import {
+  federationService,
+  type WireFetchModelRequest,
+  type WireHeartbeatReply,
+  type WireHeartbeatRequest,
+  type WireModelChunk,
+  type WirePullTaskRequest,
+  type WirePushReply,
+  type WireRegisterReply,
+  type WireRegisterRequest,
+  type WireResultChunk,
+  type WireResultHeader,
+  type WireTask,
+} from './wire.ts';
+
+/** Metadata key carrying the calling site's id. */
+export const SITE_HEADER = 'x-fedkd-site';
+/** Largest result payload the server accepts by default (4 GiB). */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 ** 3;
+
+/** Where and how to listen. */
+export interface ServeOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  credentials: grpc.ServerCredentials;
+  maxPayloadBytes?: number;
+}
+
+/** A listening federation server. */
+export interface RunningServer {
+  port: number;
+  /** Stops accepting calls and ends the open ones. */
+  stop(): Promise<void>;
+}
+
+/** Reads the caller's site id, bearer token and (under mutual TLS) certificate common name. */
+export function callerOf(call: Pick<grpc.ServerUnaryCall<unknown, unknown>, 'metadata' | 'getAuthContext'>): Caller {
+  const siteId = String(call.metadata.get(SITE_HEADER)[0] ?? '');
+  const auth = String(call.metadata.get('authorization')[0] ?? '');
+  const token = auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : '';
+  const cn = call.getAuthContext()?.sslPeerCertificate?.subject?.CN;
+  return { siteId, token, certCommonName: typeof cn === 'string' ? cn : undefined };
+}
+
+/** An error as a gRPC status; errors that are not RpcError become INTERNAL. */
+export function toStatus(e: unknown): Partial<grpc.StatusObject> {
+  if (e instanceof RpcError) return { code: grpc.status[e.code], details: e.message };
+  return { code: grpc.status.INTERNAL, details: `internal error: ${(e as Error)?.message ?? String(e)}` };
+}
+
+function unary<Req, Res>(fn: (caller: Caller, req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, cb) => {
+    fn(callerOf(call), call.request).then(
+      (r) => cb(null, r),
+      (e) => cb(toStatus(e)),
+    );
+  };
+}
+
+function waitDrain(call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      call.off('drain', done);
+      call.off('cancelled', done);
+      resolve();
+    };
+    call.on('drain', done);
+    call.on('cancelled', done);
+  });
+}
+
+function fetchModel(service: FederationService): grpc.handleServerStreamingCall<WireFetchModelRequest, WireModelChunk> {
+  return (call) => {
+    (async () => {
+      const sha = call.request.modelSha256;
+      const bytes = await service.fetchModel(callerOf(call), sha);
+      let first = true;
+      for (const data of chunksOf(bytes)) {
+        if (call.cancelled) return;
+        const ok = call.write(first ? { totalBytes: bytes.length, sha256: sha, data } : { totalBytes: 0, sha256: '', data });
+        first = false;
+        if (!ok) await waitDrain(call);
+      }
+      call.end();
+    })().catch((e) => call.emit('error', toStatus(e)));
+  };
+}
+
+function pushResult(service: FederationService, maxBytes: number): grpc.handleClientStreamingCall<WireResultChunk, WirePushReply> {
+  return (call, cb) => {
+    const caller = callerOf(call);
+    (async () => {
+      await service.authenticate(caller);
+      let header: WireResultHeader | null = null;
+      let asm: ChunkAssembler | null = null;
+      for await (const chunk of call as AsyncIterable<WireResultChunk>) {
+        if (!asm) {
+          if (!chunk.header) throw new RpcError('INVALID_ARGUMENT', 'the first chunk of a result must carry its header');
+          header = chunk.header;
+          asm = new ChunkAssembler(header.totalBytes, header.sha256, maxBytes);
+        }
+        asm.add(chunk.data);
+      }
+      if (!asm || !header) throw new RpcError('INVALID_ARGUMENT', 'empty result stream');
+      return service.pushResult(caller, resultFromWire(header, asm.finish()));
+    })().then(
+      (r) => cb(null, { status: r.status, detail: r.detail }),
+      (e) => cb(toStatus(e)),
+    );
+  };
+}
+
+/** The gRPC handlers of the Federation service, each delegating to `service`. */
+export function federationHandlers(service: FederationService, maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES): grpc.UntypedServiceImplementation {
+  return {
+    Register: unary<WireRegisterRequest, WireRegisterReply>((c, r) => service.register(c, { datasetSize: r.datasetSize, capabilities: r.capabilities ?? {} })),
+    PullTask: unary<WirePullTaskRequest, WireTask>(async (c) => taskToWire(await service.pullTask(c))),
+    FetchModel: fetchModel(service),
+    PushResult: pushResult(service, maxPayloadBytes),
+    Heartbeat: unary<WireHeartbeatRequest, WireHeartbeatReply>((c, r) => service.heartbeat(c, r.busyRound)),
+  };
+}
+
+/** Starts a gRPC server for `service`; resolves once it listens (port 0 picks a free one). */
+export async function serveFederation(service: FederationService, opts: ServeOptions): Promise<RunningServer> {
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 8 * 1024 * 1024 });
+  server.addService(federationService(), federationHandlers(service, opts.maxPayloadBytes));
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${opts.port}`, opts.credentials, (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return {
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.forceShutdown(), 2000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}

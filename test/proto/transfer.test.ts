@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FederationService } from '../../proto/api.ts';
+import { ChunkAssembler, chunksOf } from '../../proto/chunks.ts';
+import { channelCredentials, serverCredentials } from '../../proto/credentials.ts';
+import { RpcError } from '../../proto/errors.ts';
+import { GrpcLink } from '../../proto/grpc-link.ts';
+import { serveFederation, type RunningServer } from '../../proto/grpc-server.ts';
+import type { Caller, ReceivedResult } from '../../proto/types.ts';
+
+const MB = 1024 * 1024;
+const hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** A pseudo-random payload (xorshift), so a misplaced chunk changes the hash. */
+function payload(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  const w = new Uint32Array(out.buffer, 0, n >> 2);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < w.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    w[i] = x >>> 0;
+  }
+  return out;
+}
+
+/** A stand-in coordinator: one model, one site, records what it receives. */
+class FakeService implements FederationService {
+  received: ReceivedResult[] = [];
+  lieAboutHash = false;
+  constructor(readonly model: Uint8Array) {}
+  async authenticate(c: Caller): Promise<void> {
+    if (c.siteId !== 'a' || c.token !== 'secret') throw new RpcError('UNAUTHENTICATED', `unknown site or bad token for '${c.siteId}'`);
+  }
+  async register(c: Caller) {
+    await this.authenticate(c);
+    return { runId: 'r1', heartbeatMs: 1000 };
+  }
+  async pullTask(c: Caller) {
+    await this.authenticate(c);
+    return { kind: 'train' as const, round: 3, modelSha256: hex(this.model), config: { round: 3, localEpochs: 2, proximalMu: 0.01 }, retryAfterMs: 0 };
+  }
+  async fetchModel(c: Caller, sha: string) {
+    await this.authenticate(c);
+    if (sha !== hex(this.model)) throw new RpcError('NOT_FOUND', `no model ${sha}`);
+    return this.lieAboutHash ? this.model.subarray(1) : this.model;
+  }
+  async pushResult(c: Caller, r: ReceivedResult) {
+    await this.authenticate(c);
+    this.received.push(r);
+    return { status: 'accepted' as const, detail: `${r.payload.length} bytes` };
+  }
+  async heartbeat(c: Caller) {
+    await this.authenticate(c);
+    return { serverTimeMs: 42 };
+  }
+}
+
+describe('chunking', () => {
+  it('cuts a payload into views of the chunk size and reassembles it', () => {
+    const p = Uint8Array.from([1, 2, 3, 4, 5, 6, 7]);
+    const parts = [...chunksOf(p, 3)].map((c) => [...c]);
+    expect(parts).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
+    const asm = new ChunkAssembler(7, hex(p), 100);
+    for (const c of chunksOf(p, 3)) asm.add(c);
+    expect([...asm.finish()]).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('refuses a truncated, overlong, oversized or corrupted payload', () => {
+    const p = Uint8Array.from([1, 2, 3]);
+    const short = new ChunkAssembler(3, hex(p), 10);
+    short.add(p.subarray(0, 2));
+    expect(() => short.finish()).toThrow(/truncated/);
+    expect(() => new ChunkAssembler(3, hex(p), 10).add(new Uint8Array(4))).toThrow(/longer/);
+    expect(() => new ChunkAssembler(11, hex(p), 10)).toThrow(/exceeds/);
+    const bad = new ChunkAssembler(3, hex(p), 10);
+    bad.add(Uint8Array.from([1, 2, 4]));
+    expect(() => bad.finish()).toThrow(/sha256 mismatch/);
+  });
+});
+
+describe('Federation over gRPC (loopback, plain text)', () => {
+  const model = payload(100 * MB + 12345, 7);
+  const service = new FakeService(model);
+  let server: RunningServer;
+  let link: GrpcLink;
+  const addr = (): string => `127.0.0.1:${server.port}`;
+
+  beforeAll(async () => {
+    server = await serveFederation(service, { host: '127.0.0.1', port: 0, credentials: serverCredentials('127.0.0.1', 'insecure') });
+    link = new GrpcLink({ address: addr(), siteId: 'a', token: 'secret', credentials: channelCredentials(addr(), 'insecure') });
+  });
+  afterAll(async () => {
+    link.close();
+    await server.stop();
+  });
+
+  it('carries a task and its round config', async () => {
+    const t = await link.pullTask();
+    expect(t).toEqual({ kind: 'train', round: 3, modelSha256: hex(model), config: { round: 3, localEpochs: 2, proximalMu: 0.01 }, retryAfterMs: 0 });
+  });
+
+  it('streams a 100 MB model to a site byte for byte', async () => {
+    const got = await link.fetchModel(hex(model));
+    expect(got.length).toBe(model.length);
+    expect(hex(got)).toBe(hex(model));
+  });
+
+  it('streams a 100 MB result to the coordinator with its header', async () => {
+    const p = payload(100 * MB + 3, 11);
+    const reply = await link.pushResult({ round: 3, kind: 'train', numExamples: 250, metrics: { loss: 0.25, auc: NaN }, isDelta: true, baseSha256: 'b'.repeat(64), payload: p });
+    expect(reply).toEqual({ status: 'accepted', detail: `${p.length} bytes` });
+    const r = service.received.at(-1)!;
+    expect(hex(r.payload)).toBe(hex(p));
+    expect(r).toMatchObject({ round: 3, kind: 'train', numExamples: 250, isDelta: true, baseSha256: 'b'.repeat(64) });
+    expect(r.metrics.loss).toBe(0.25);
+    expect(r.metrics.auc).toBeNaN();
+  });
+
+  it('a model whose bytes do not match the asked sha256 is DATA_LOSS', async () => {
+    service.lieAboutHash = true;
+    try {
+      await expect(link.fetchModel(hex(model))).rejects.toMatchObject({ code: 'DATA_LOSS' });
+    } finally {
+      service.lieAboutHash = false;
+    }
+  });
+
+  it('a bad token is UNAUTHENTICATED on every call, streams included', async () => {
+    const bad = new GrpcLink({ address: addr(), siteId: 'a', token: 'guess', credentials: channelCredentials(addr(), 'insecure') });
+    try {
+      await expect(bad.heartbeat(0)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+      await expect(bad.fetchModel(hex(model))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+      const r = { round: 1, kind: 'evaluate' as const, numExamples: 1, metrics: {}, isDelta: false, baseSha256: '', payload: payload(3 * MB, 1) };
+      await expect(bad.pushResult(r)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    } finally {
+      bad.close();
+    }
+  });
+
+  it('an unreachable coordinator is UNAVAILABLE (a transient error the agent retries)', async () => {
+    const gone = new GrpcLink({ address: '127.0.0.1:1', siteId: 'a', token: 'secret', credentials: channelCredentials('127.0.0.1:1', 'insecure') });
+    try {
+      await expect(gone.heartbeat(0)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    } finally {
+      gone.close();
+    }
+  });
+});
+
+describe('transport credentials', () => {
+  it('plain text only on loopback', () => {
+    expect(() => serverCredentials('0.0.0.0', 'insecure')).toThrow(/only allowed on loopback/);
+    expect(() => channelCredentials('10.1.2.3:50051', 'insecure')).toThrow(/loopback/);
+    expect(() => channelCredentials('[::1]:50051', 'insecure')).not.toThrow();
+  });
+});

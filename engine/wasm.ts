@@ -1,9 +1,10 @@
 import '@tensorflow/tfjs-backend-wasm';
+import { registerWasmKernels } from './kernels/index.ts';
 
 /**
- * Registers the gradient kernels that tfjs-backend-wasm lacks, so every reference model
- * trains on wasm. (Filled in by engine/kernels/.)
+ * Registers the gradient kernels that tfjs-backend-wasm lacks (engine/kernels/), so every
+ * reference model trains on wasm. Idempotent.
  */
 export async function registerWasmTrainingKernels(): Promise<void> {
-  // kernels are registered in engine/kernels/ (issue #2)
+  registerWasmKernels();
 }

@@ -1,0 +1,35 @@
+import { readFile } from 'node:fs/promises';
+import { UserError } from '../core/errors.ts';
+import { decodeDicom } from './dicom/read.ts';
+import { isDicomPart10 } from './dicom/parse.ts';
+import type { DecodedImage } from './image.ts';
+import { decodeRaster, rasterFormat } from './raster/sharp.ts';
+
+export type { DecodedImage } from './image.ts';
+export { pixelStats } from './image.ts';
+
+/**
+ * Decodes an image held in memory: DICOM Part 10 (any transfer syntax of
+ * data/dicom/transfer-syntax.ts), PNG, JPEG, BMP or TIFF, told apart by content, not name.
+ * `name` labels error messages. Unreadable input raises a UserError naming it and the reason.
+ */
+export async function decodeImageBytes(input: Uint8Array, name: string): Promise<DecodedImage> {
+  // a plain view, not a Buffer: Buffer#slice shares memory where Uint8Array#slice copies
+  const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  if (isDicomPart10(bytes)) return decodeDicom(bytes, name);
+  const format = rasterFormat(bytes);
+  if (format) return decodeRaster(bytes, format, name);
+  if (bytes.length === 0) throw new UserError(`${name}: empty file`);
+  throw new UserError(`${name}: not DICOM (no "DICM" at byte 128) nor a PNG, JPEG, BMP or TIFF image`);
+}
+
+/** Reads and decodes an image file (see decodeImageBytes); a missing file is a UserError too. */
+export async function decodeImageFile(file: string): Promise<DecodedImage> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    throw new UserError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return decodeImageBytes(bytes, file);
+}

@@ -196,5 +196,5 @@ function finish(model: tf.LayersModel, b: Builder, layers: LayerChannels[]): Cha
 /** Kernel weights per output channel of a producer. */
 function fanIn(layer: tf.layers.Layer, outC: number): number {
   const w = layer.weights.find((v) => v.originalName.endsWith(`/${producerSpec(layer).weight}`));
-  return w ? w.shape.reduce((a, c) => a * (c ?? 1), 1) / outC : 1;
+  return w ? w.shape.reduce((a: number, c) => a * (c ?? 1), 1) / outC : 1;
 }

@@ -10,7 +10,7 @@ interface LayerJson {
 }
 
 /** The model's topology JSON with every masked producer's channel count reduced to its kept count. */
-function shrunkTopology(model: tf.LayersModel, masks: PruneMasks): Record<string, unknown> {
+function shrunkTopology(model: tf.LayersModel, masks: PruneMasks): tf.io.ModelJSON['modelTopology'] {
   const topo = model.toJSON(null, false) as unknown as { config: { layers: LayerJson[] } };
   for (const l of topo.config.layers) {
     const keep = masks[l.config.name as string];
@@ -18,7 +18,7 @@ function shrunkTopology(model: tf.LayersModel, masks: PruneMasks): Record<string
     const key = producerSpec(model.getLayer(l.config.name as string)).sizeKey;
     l.config[key] = keep.filter(Boolean).length;
   }
-  return topo as unknown as Record<string, unknown>;
+  return topo as unknown as tf.io.ModelJSON['modelTopology'];
 }
 
 /** A weight's value with only the kept indices along each cut axis. */

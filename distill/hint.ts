@@ -12,7 +12,9 @@ export class HintRegressor {
 
   constructor(studentChannels: number, teacherChannels: number, seed = 0) {
     const scale = Math.sqrt(2 / studentChannels);
-    this.kernel = tf.variable(tf.randomNormal([1, 1, studentChannels, teacherChannels], 0, scale, 'float32', seed), true, `hint_regressor_${seed}`);
+    const init = tf.randomNormal([1, 1, studentChannels, teacherChannels], 0, scale, 'float32', seed);
+    this.kernel = tf.variable(init, true);
+    init.dispose();
   }
 
   /** Mean squared error between regressor(studentFeature) and teacherFeature. */

@@ -33,7 +33,7 @@ export class LocalOptimizer {
     private readonly cfg: OptimizerConfig,
   ) {
     const nSlots = cfg.kind === 'adam' ? 2 : 1;
-    this.slots = vars.map((v) => Array.from({ length: nSlots }, () => tf.variable(tf.zerosLike(v), false)));
+    this.slots = vars.map((v) => Array.from({ length: nSlots }, () => zeroVariable(v.shape)));
   }
 
   /** Applies one update with `grads[i]` for `vars[i]` at learning rate `lr`. Does not dispose grads. */
@@ -85,7 +85,7 @@ export class LocalOptimizer {
       s.forEach((slot, j) => {
         const t = byName.get(`opt/${i}/${j}`);
         if (!t || t.data.length !== slot.size) throw new Error(`optimizer state does not fit slot ${i}/${j}`);
-        slot.assign(tf.tensor(t.data, slot.shape));
+        tf.tidy(() => slot.assign(tf.tensor(t.data, slot.shape)));
       }),
     );
     this.t = step.data[0];
@@ -95,4 +95,12 @@ export class LocalOptimizer {
   dispose(): void {
     this.slots.flat().forEach((s) => s.dispose());
   }
+}
+
+/** A non-trainable variable of zeros; the initial tensor is freed (tf.variable keeps its own reference). */
+function zeroVariable(shape: number[]): tf.Variable {
+  const z = tf.zeros(shape);
+  const v = tf.variable(z, false);
+  z.dispose();
+  return v;
 }

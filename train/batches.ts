@@ -1,0 +1,55 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../core/rng.ts';
+import { augmentImage, type AugmentConfig } from './augment.ts';
+import type { Batch, ImageSet } from './types.ts';
+
+/** Row indices 0…n−1 in an order drawn from `rng` (Fisher–Yates). */
+export function shuffledOrder(n: number, rng: Rng): number[] {
+  return rng.shuffle(Array.from({ length: n }, (_, i) => i));
+}
+
+/** Splits `order` into consecutive batches of at most `batchSize` rows. */
+export function batchRanges(order: readonly number[], batchSize: number): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < order.length; i += batchSize) out.push(order.slice(i, i + batchSize));
+  return out;
+}
+
+/**
+ * Gathers rows of `set` (and of `softLabels`, N × classes) into a Batch of tensors,
+ * augmenting each image with `rng` when `augment` is given. The caller disposes the batch.
+ */
+export function makeBatch(set: ImageSet, rows: readonly number[], opts: { softLabels?: Float32Array; numClasses?: number; augment?: AugmentConfig; rng?: Rng } = {}): Batch {
+  const px = set.size * set.size;
+  const stride = px * set.channels;
+  const x = new Float32Array(rows.length * stride);
+  const labels = new Int32Array(rows.length);
+  const masks = set.masks ? new Float32Array(rows.length * px) : undefined;
+  rows.forEach((r, i) => {
+    x.set(set.x.subarray(r * stride, (r + 1) * stride), i * stride);
+    labels[i] = set.labels[r];
+    if (masks && set.masks) for (let j = 0; j < px; j++) masks[i * px + j] = set.masks[r * px + j] !== 0 ? 1 : 0;
+    if (opts.augment && opts.rng) {
+      augmentImage(x.subarray(i * stride, (i + 1) * stride), masks?.subarray(i * px, (i + 1) * px), set.size, set.channels, opts.augment, opts.rng);
+    }
+  });
+  const batch: Batch = {
+    x: tf.tensor4d(x, [rows.length, set.size, set.size, set.channels]),
+    labels: tf.tensor1d(labels, 'int32'),
+  };
+  if (masks) batch.masks = tf.tensor4d(masks, [rows.length, set.size, set.size, 1]);
+  if (opts.softLabels) {
+    const k = opts.numClasses ?? opts.softLabels.length / set.n;
+    const soft = new Float32Array(rows.length * k);
+    const src = opts.softLabels;
+    rows.forEach((r, i) => soft.set(src.subarray(r * k, (r + 1) * k), i * k));
+    batch.softLabels = tf.tensor2d(soft, [rows.length, k]);
+  }
+  return batch;
+}
+
+/** Disposes every tensor of a batch. */
+export function disposeBatch(b: Batch): void {
+  const all: (tf.Tensor | undefined)[] = [b.x, b.labels, b.softLabels, b.masks];
+  tf.dispose(all.filter((t): t is tf.Tensor => t !== undefined));
+}

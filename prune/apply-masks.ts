@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { NamedTensor } from '../core/tensors.ts';
 import { analyzeChannels, type ChannelGraph } from './graph.ts';
 import { weightAxes, weightRole } from './layer-kinds.ts';
 import { nodesKept, unitsKept, type PruneMasks } from './masks.ts';
@@ -104,4 +105,22 @@ export function applyMasks(model: tf.LayersModel, masks: PruneMasks, graph?: Cha
   const hook = createMaskHook(model, masks, graph);
   hook.applyToWeights();
   hook.dispose();
+}
+
+/**
+ * The masks as 0/1 named tensors over the model's trainable weights (`originalName`, shape,
+ * float32 data), the form train/'s `trainLocal({masks})` multiplies into weights and gradients
+ * after every step. Weights the masks do not touch are left out.
+ */
+export function trainableWeightMasks(model: tf.LayersModel, masks: PruneMasks, graph: ChannelGraph = analyzeChannels(model)): NamedTensor[] {
+  const trainable = new Set(model.trainableWeights.map((w) => w.name));
+  return weightCuts(model, graph, masks).flatMap((c) => {
+    const w = model.getLayer(c.layer).weights[c.index];
+    if (!trainable.has(w.name)) return [];
+    const shape = w.shape as number[];
+    const m = maskTensor(shape, c.axes);
+    const data = m.dataSync() as Float32Array;
+    m.dispose();
+    return [{ name: w.originalName, shape, dtype: 'float32' as const, data }];
+  });
 }

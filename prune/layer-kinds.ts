@@ -82,7 +82,7 @@ export function layerKind(layer: tf.layers.Layer): LayerKind {
  */
 export function weightAxes(layer: tf.layers.Layer, weightName: string): WeightAxes {
   const cls = layer.getClassName();
-  const role = weightName.slice(weightName.lastIndexOf('/') + 1).replace(/_\d+$/, '');
+  const role = weightRole(weightName);
   if (cls === 'Dense') return role === 'kernel' ? { in: 0, out: 1 } : { out: 0 };
   if (cls === 'Conv2D') return role === 'kernel' ? { in: 2, out: 3 } : { out: 0 };
   if (cls === 'Conv2DTranspose') return role === 'kernel' ? { in: 3, out: 2 } : { out: 0 };
@@ -105,5 +105,5 @@ export function producerSpec(layer: tf.layers.Layer): { weight: string; sizeKey:
 
 /** The role part of a weight name: `block1/dw/depthwise_kernel` → `depthwise_kernel`. */
 export function weightRole(weightName: string): string {
-  return weightName.slice(weightName.lastIndexOf('/') + 1).replace(/_\d+$/, '');
+  return weightName.slice(weightName.lastIndexOf('/') + 1);
 }

@@ -4,15 +4,16 @@ import { progressBar } from '../core/progress.ts';
 import { Rng } from '../core/rng.ts';
 import { packTensors, type NamedTensor } from '../core/tensors.ts';
 import type { KdOptions } from '../distill/losses.ts';
+import { getNamedWeights as readWeights, setNamedWeights as writeWeights } from '../models/weights.ts';
 import type { AugmentConfig } from './augment.ts';
 import { batchRanges, disposeBatch, makeBatch, shuffledOrder } from './batches.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState, type EpochRecord } from './checkpoint.ts';
 import { classificationTask } from './classification.ts';
 import { LocalOptimizer, type OptimizerConfig } from './optimizer.ts';
 import { learningRateAt, type LrSchedule } from './schedule.ts';
-import { anchorTensors, applyMasks, maskTensors, trainStep, type StepContext, type WeightMask } from './step.ts';
+import { anchorTensors, applyMasks, maskTensors, trainStep, type MaskHookLike, type StepContext, type WeightMask } from './step.ts';
 import type { ImageSet, Metrics, Task } from './types.ts';
-import { readWeights, trainableVariables, writeWeights } from './weights.ts';
+import { trainableVariables } from './weights.ts';
 
 /** Settings of a local training run. */
 export interface TrainConfig {
@@ -52,6 +53,8 @@ export interface TrainLocalInput {
   proximalMu?: number;
   /** Pruning masks, applied to weights and gradients after every step. */
   masks?: WeightMask[];
+  /** prune/'s MaskHook (createMaskHook): masks gradients before and weights after every step. The caller disposes it. */
+  maskHook?: MaskHookLike;
   /** Called after each epoch's checkpoint is written. */
   onEpochEnd?: (r: EpochRecord) => void;
 }
@@ -90,7 +93,7 @@ export async function trainLocal(input: TrainLocalInput): Promise<TrainLocalResu
   if (input.initialWeights) writeWeights(model, input.initialWeights);
   if (input.proximalMu && !input.initialWeights) throw new Error('FedProx needs initialWeights (the global model)');
   const vars = trainableVariables(model);
-  const ctx: StepContext = { model, task, vars, optimizer: new LocalOptimizer(vars, cfg.optimizer), masks: maskTensors(model, input.masks) };
+  const ctx: StepContext = { model, task, vars, optimizer: new LocalOptimizer(vars, cfg.optimizer), masks: maskTensors(model, input.masks), maskHook: input.maskHook };
   if (input.proximalMu && input.initialWeights) ctx.proximal = { mu: input.proximalMu, anchor: anchorTensors(model, input.initialWeights) };
   const key = runKey(input, task);
   let state: CheckpointState = { version: 1, runKey: key, epoch: 0, step: 0, bestScore: -Infinity, bestEpoch: -1, history: [] };

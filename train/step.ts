@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedTensor } from '../core/tensors.ts';
+import type { MaskHook } from '../prune/apply-masks.ts';
 import type { LocalOptimizer } from './optimizer.ts';
 import type { Batch, Task } from './types.ts';
 
@@ -15,6 +16,9 @@ export interface WeightMask {
   data: Float32Array;
 }
 
+/** The part of prune/'s MaskHook the loop calls: gradients keyed by variable name. */
+export type MaskHookLike = Pick<MaskHook, 'applyToWeights' | 'maskGradients'>;
+
 /** What one optimisation step needs besides the batch: built once per run by the loop. */
 export interface StepContext {
   model: tf.LayersModel;
@@ -25,6 +29,8 @@ export interface StepContext {
   proximal?: { mu: number; anchor: tf.Tensor[] };
   /** Mask tensors by index into vars (undefined = unmasked). */
   masks?: (tf.Tensor | undefined)[];
+  /** prune/'s channel masks: gradients masked before the update, weights after it. */
+  maskHook?: MaskHookLike;
   /** Called after every step, e.g. to clamp or re-mask weights a custom way. */
   afterStep?: (model: tf.LayersModel) => void;
 }
@@ -43,8 +49,9 @@ export function trainStep(ctx: StepContext, batch: Batch, lr: number): number {
       const dist = tf.addN(ctx.vars.map((v, i) => tf.sum(tf.squaredDifference(v, anchor[i]))));
       return tf.add(l, tf.mul(dist, mu / 2)) as tf.Scalar;
     }, ctx.vars);
+    const masked = ctx.maskHook ? ctx.maskHook.maskGradients(grads) : grads;
     const ordered = varNames.map((n, i) => {
-      const g = grads[n];
+      const g = masked[n];
       const m = ctx.masks?.[i];
       return m ? tf.mul(g, m) : g;
     });
@@ -59,7 +66,8 @@ export function trainStep(ctx: StepContext, batch: Batch, lr: number): number {
 }
 
 /** Zeroes the masked entries of the weights. */
-export function applyMasks(ctx: Pick<StepContext, 'vars' | 'masks'>): void {
+export function applyMasks(ctx: Pick<StepContext, 'vars' | 'masks' | 'maskHook'>): void {
+  ctx.maskHook?.applyToWeights();
   if (!ctx.masks) return;
   tf.tidy(() => ctx.vars.forEach((v, i) => {
     const m = ctx.masks?.[i];

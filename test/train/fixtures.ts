@@ -26,17 +26,15 @@ export function blobSet(n: number, size: number, seed: number): ImageSet {
   return { n, size, channels: 1, x, labels, masks };
 }
 
-/** A tiny seeded classifier: conv 3×3 (4) → BN → ReLU → global average pool → dense (2 logits). */
+/** A tiny seeded functional classifier: conv 3×3 (4) → BN → ReLU → global max pool → dense (2 logits). */
 export function tinyClassifier(size: number, seed = 1): tf.LayersModel {
-  return tf.sequential({
-    layers: [
-      tf.layers.conv2d({ inputShape: [size, size, 1], filters: 4, kernelSize: 3, padding: 'same', name: 'conv1', kernelInitializer: tf.initializers.glorotUniform({ seed }) }),
-      tf.layers.batchNormalization({ name: 'bn1' }),
-      tf.layers.reLU(),
-      tf.layers.globalMaxPooling2d({}),
-      tf.layers.dense({ units: 2, name: 'fc', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }),
-    ],
-  });
+  const input = tf.input({ shape: [size, size, 1], name: 'input' });
+  let h = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'conv1', kernelInitializer: tf.initializers.glorotUniform({ seed }) }).apply(input) as tf.SymbolicTensor;
+  h = tf.layers.batchNormalization({ name: 'bn1' }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.reLU({ name: 'relu1' }).apply(h) as tf.SymbolicTensor;
+  h = tf.layers.globalMaxPooling2d({ name: 'pool' }).apply(h) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 2, name: 'fc', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }).apply(h) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: out });
 }
 
 /** A tiny seeded segmenter: two 3×3 convolutions to one mask-logit channel. */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../engine/backend.ts';
+import { createMaskHook } from '../../prune/apply-masks.ts';
 import { evaluate } from '../../train/evaluate.ts';
 import { trainLocal, type TrainConfig } from '../../train/loop.ts';
 import { aucMannWhitney } from '../../train/metrics.ts';
@@ -86,6 +87,17 @@ describe('trainLocal', () => {
       else expect(kernel[i]).not.toBe(init[0][i]);
     }
     expect(Math.abs(r.weights.find((w) => w.name === 'conv1/bias')!.data[1])).toBe(0);
+  });
+
+  it("plugs prune/'s MaskHook into every step", async () => {
+    const model = tinyClassifier(SIZE);
+    const hook = createMaskHook(model, { conv1: [true, false, false, true] });
+    const r = await trainLocal({ model, train, config: config({ epochs: 2 }), maskHook: hook });
+    hook.dispose();
+    const get = (n: string): Float32Array => r.weights.find((w) => w.name === n)!.data;
+    for (let i = 0; i < get('conv1/kernel').length; i++) expect(Math.abs(get('conv1/kernel')[i]) === 0).toBe(i % 4 === 1 || i % 4 === 2);
+    expect([1, 2].map((c) => Math.abs(get('bn1/gamma')[c]))).toEqual([0, 0]);
+    expect([0, 3].every((c) => get('bn1/gamma')[c] !== 0)).toBe(true);
   });
 
   it('with FedProx stays nearer the global weights, the more so the larger μ', async () => {

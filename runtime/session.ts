@@ -39,6 +39,8 @@ export interface ModelSession {
   readonly provider: Provider;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** Declared input shapes, in inputNames order; a symbolic dimension (e.g. the batch axis) is a string. */
+  readonly inputShapes?: readonly (readonly (number | string)[])[];
   /** Runs the model; feeds and results are keyed by input/output name. */
   run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>>;
   /** Ends profiling and returns the profile file's path (when opened with profile: true). */
@@ -95,6 +97,7 @@ function wrap(s: ort.InferenceSession, provider: Provider): ModelSession {
     provider,
     inputNames: s.inputNames,
     outputNames: s.outputNames,
+    inputShapes: s.inputMetadata.map((m) => (m.isTensor ? [...m.shape] : [])),
     async run(feeds) {
       const f: Record<string, ort.Tensor> = {};
       for (const [k, v] of Object.entries(feeds)) f[k] = new ort.Tensor('float32', v.data, v.dims);

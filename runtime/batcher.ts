@@ -1,0 +1,114 @@
+/** Tunables of the dynamic batcher (Triton's dynamic_batching: max batch, max queue delay). */
+export interface BatcherOptions {
+  /** Largest batch formed; 1 turns batching off. */
+  maxBatch: number;
+  /** How long the oldest queued request may wait for company before its batch runs. */
+  maxQueueDelayMs: number;
+  /** Requests waiting beyond this many are refused with an OverloadError. */
+  maxQueue: number;
+  /** Batches run at once (default 1: one model run at a time, the rest queue and merge). */
+  concurrency?: number;
+}
+
+/** Defaults that suit small imaging models on a few cores. */
+export const DEFAULT_BATCHER: BatcherOptions = { maxBatch: 32, maxQueueDelayMs: 2, maxQueue: 1024, concurrency: 1 };
+
+/** The queue is full: the caller should retry later (HTTP 503). */
+export class OverloadError extends Error {
+  override readonly name = 'OverloadError';
+  constructor(queued: number, max: number) {
+    super(`overloaded: ${queued} requests already queued (limit ${max}); retry later`);
+  }
+}
+
+interface Pending<I, O> {
+  item: I;
+  enqueuedAt: number;
+  resolve(o: O): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * Dynamic batching in the manner of NVIDIA Triton's dynamic batcher: concurrent requests
+ * queue and run together once `maxBatch` are waiting or the oldest has waited
+ * `maxQueueDelayMs`. `runBatch` gets the items in arrival order and must return one result
+ * per item in the same order; each caller receives its own. The queue is bounded.
+ */
+export class DynamicBatcher<I, O> {
+  private readonly queue: Pending<I, O>[] = [];
+  private running = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private opts: Required<BatcherOptions>;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly runBatch: (items: I[]) => Promise<O[]>,
+    opts: Partial<BatcherOptions> = {},
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.opts = { ...DEFAULT_BATCHER, concurrency: 1, ...opts } as Required<BatcherOptions>;
+  }
+
+  /** Current largest batch. */
+  get maxBatch(): number {
+    return this.opts.maxBatch;
+  }
+
+  /** Changes the largest batch (the latency adapter lowers it). */
+  setMaxBatch(n: number): void {
+    this.opts.maxBatch = Math.max(1, Math.floor(n));
+  }
+
+  /** Requests waiting, not yet in a batch. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Requests waiting or running. */
+  get inFlight(): number {
+    return this.queue.length + this.running;
+  }
+
+  /** Queues one item; resolves with its result, or rejects with OverloadError when the queue is full. */
+  submit(item: I): Promise<O> {
+    if (this.queue.length >= this.opts.maxQueue) return Promise.reject(new OverloadError(this.queue.length, this.opts.maxQueue));
+    return new Promise<O>((resolve, reject) => {
+      this.queue.push({ item, enqueuedAt: this.now(), resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Resolves once nothing is queued or running (for a drained hot-swap). */
+  idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private pump(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.queue.length && this.running < this.opts.concurrency) {
+      const waited = this.now() - this.queue[0].enqueuedAt;
+      if (this.queue.length < this.opts.maxBatch && waited < this.opts.maxQueueDelayMs) {
+        this.timer = setTimeout(() => this.pump(), Math.max(0, this.opts.maxQueueDelayMs - waited));
+        return;
+      }
+      void this.dispatch(this.queue.splice(0, this.opts.maxBatch));
+    }
+  }
+
+  private async dispatch(batch: Pending<I, O>[]): Promise<void> {
+    this.running++;
+    try {
+      const out = await this.runBatch(batch.map((p) => p.item));
+      if (out.length !== batch.length) throw new Error(`runBatch returned ${out.length} results for ${batch.length} items`);
+      batch.forEach((p, i) => p.resolve(out[i]));
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+    } finally {
+      this.running--;
+      this.pump();
+      if (this.inFlight === 0) this.idleWaiters.splice(0).forEach((r) => r());
+    }
+  }
+}

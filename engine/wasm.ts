@@ -1,10 +1,12 @@
 import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmKernels } from './kernels/index.ts';
+import { registerCorrectedKernels, registerWasmKernels } from './kernels/index.ts';
 
 /**
  * Registers the gradient kernels that tfjs-backend-wasm lacks (engine/kernels/), so every
- * reference model trains on wasm. Idempotent.
+ * reference model trains on wasm, and replaces the tfjs kernels that compute wrong
+ * gradients (engine/kernels/index.ts, CORRECTED_KERNELS). Idempotent.
  */
 export async function registerWasmTrainingKernels(): Promise<void> {
   registerWasmKernels();
+  registerCorrectedKernels('wasm');
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { BACKENDS, REL_TOL, onBackend, relError, seeded } from './compare.ts';
-import { conv2dFilterGrad, depthwiseFilterGrad, depthwiseInputGrad, geometry } from './reference.ts';
+import { conv2dFilterGrad, depthwiseFilterGrad, depthwiseInputGrad, geometry, maxPoolGrad, upsampleGrad } from './reference.ts';
 
 type Shape4 = [number, number, number, number];
 
@@ -85,6 +85,45 @@ describe('DepthwiseConv2dNativeBackpropInput (fedkd wasm kernel)', () => {
     const attrs = { strides: c.strides, pad: c.pad, dilations: [1, 1], inputShape: c.x };
     await acrossBackends(depthwiseInputGrad(dy, f, g), () =>
       runKernel('DepthwiseConv2dNativeBackpropInput', { dy: tf.tensor4d(dy, [g.n, g.oh, g.ow, co]), filter: tf.tensor4d(f, fShape) }, attrs),
+    );
+  });
+});
+
+const POOL_CASES: Case[] = [
+  { x: [2, 8, 8, 3], k: [2, 2], out: 3, strides: [2, 2], pad: 'valid' },
+  { x: [1, 7, 7, 4], k: [3, 3], out: 4, strides: [2, 2], pad: 'same' },
+  { x: [2, 6, 5, 2], k: [3, 2], out: 2, strides: [1, 1], pad: 'same' },
+];
+
+describe('maxPool gradient (tfjs-backend-wasm 4.22 gets it wrong for more than one channel; fedkd replaces it)', () => {
+  it.each(POOL_CASES)('$x pool$k s$strides $pad', async (c) => {
+    const g = geometry(c.x, c.k[0], c.k[1], c.x[3], c.strides, c.pad);
+    const x = seeded(c.x, 13);
+    const dy = seeded([g.n, g.oh, g.ow, g.c], 14);
+    await acrossBackends(maxPoolGrad(x, dy, g), () =>
+      tf.tidy(() => {
+        const r = tf.tensor4d(dy, [g.n, g.oh, g.ow, g.c]);
+        const f = (xi: tf.Tensor): tf.Tensor => tf.sum(tf.mul(tf.maxPool(xi as tf.Tensor4D, c.k, c.strides, c.pad), r));
+        return tf.grad(f)(tf.tensor4d(x, c.x)).dataSync() as Float32Array;
+      }),
+    );
+  });
+});
+
+describe('nearest-neighbour upsampling gradient (tfjs-backend-cpu 4.22 gets it wrong for batch > 1; fedkd replaces it)', () => {
+  it.each([
+    { x: [2, 5, 4, 3] as Shape4, f: [2, 2] },
+    { x: [3, 3, 3, 2] as Shape4, f: [3, 2] },
+  ])('$x by $f', async ({ x: shape, f }) => {
+    const x = seeded(shape, 15);
+    const outShape: Shape4 = [shape[0], shape[1] * f[0], shape[2] * f[1], shape[3]];
+    const dy = seeded(outShape, 16);
+    await acrossBackends(upsampleGrad(dy, shape, f[0], f[1]), () =>
+      tf.tidy(() => {
+        const r = tf.tensor4d(dy, outShape);
+        const up = (xi: tf.Tensor): tf.Tensor => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(xi as tf.Tensor4D, [outShape[1], outShape[2]]), r));
+        return tf.grad(up)(tf.tensor4d(x, shape)).dataSync() as Float32Array;
+      }),
     );
   });
 });

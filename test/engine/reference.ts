@@ -73,3 +73,37 @@ export function depthwiseInputGrad(dy: Float32Array, f: Float32Array, g: ConvGeo
   });
   return dx;
 }
+
+/** Gradient of max pooling (first maximum of each window gets dy), float64. */
+export function maxPoolGrad(x: Float32Array, dy: Float32Array, g: ConvGeom): Float64Array {
+  const dx = new Float64Array(g.n * g.h * g.w * g.c);
+  for (let b = 0; b < g.n; b++)
+    for (let y = 0; y < g.oh; y++)
+      for (let xx = 0; xx < g.ow; xx++)
+        for (let c = 0; c < g.c; c++) {
+          let best = -Infinity;
+          let at = -1;
+          for (let fy = 0; fy < g.kh; fy++)
+            for (let fx = 0; fx < g.kw; fx++) {
+              const iy = y * g.sh + fy - g.top;
+              const ix = xx * g.sw + fx - g.left;
+              if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+              const i = ((b * g.h + iy) * g.w + ix) * g.c + c;
+              if (x[i] > best) [best, at] = [x[i], i];
+            }
+          dx[at] += dy[((b * g.oh + y) * g.ow + xx) * g.c + c];
+        }
+  return dx;
+}
+
+/** Gradient of nearest-neighbour upsampling by integer factors (each output copies input ⌊y/f⌋, ⌊x/f⌋). */
+export function upsampleGrad(dy: Float32Array, shape: [number, number, number, number], fy: number, fx: number): Float64Array {
+  const [n, h, w, c] = shape;
+  const dx = new Float64Array(n * h * w * c);
+  for (let b = 0; b < n; b++)
+    for (let y = 0; y < h * fy; y++)
+      for (let x = 0; x < w * fx; x++)
+        for (let ch = 0; ch < c; ch++)
+          dx[((b * h + Math.floor(y / fy)) * w + Math.floor(x / fx)) * c + ch] += dy[((b * h * fy + y) * w * fx + x) * c + ch];
+  return dx;
+}

@@ -27,7 +27,7 @@ interface WasmDecoder {
 }
 
 type DecoderClass = new () => WasmDecoder;
-type Factory = () => Promise<Record<string, unknown>>;
+type Factory = (moduleArg: { print(s: string): void; printErr(s: string): void }) => Promise<Record<string, unknown>>;
 
 /** The three wasm codecs, by the transfer-syntax family they decode. */
 export type WasmCodec = 'jpeg-baseline' | 'jpeg-ls' | 'jpeg-2000';
@@ -47,7 +47,8 @@ export function loadWasmDecoder(codec: WasmCodec): Promise<DecoderClass> {
   if (!p) {
     const { module, className } = PACKAGES[codec];
     const factory = require(module) as Factory;
-    p = factory().then((m) => {
+    // OpenJPEG logs [INFO] lines through print: keep stdout clean for --json
+    p = factory({ print: () => {}, printErr: () => {} }).then((m) => {
       const cls = m[className];
       if (typeof cls !== 'function') throw new Error(`${module} has no ${className}`);
       return cls as DecoderClass;

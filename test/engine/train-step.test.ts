@@ -38,12 +38,12 @@ interface StepResult {
 
 /** One Adam step in training mode (batch statistics in BN) from the given weights. */
 function adamStep(model: tf.LayersModel, init: Float32Array[], x: tf.Tensor, loss: (out: tf.Tensor) => tf.Scalar): StepResult {
-  model.setWeights(model.weights.map((w, i) => tf.tensor(init[i], w.shape)));
+  model.setWeights(model.weights.map((w, i) => tf.tensor(init[i], w.shape as number[])));
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const opt = tf.train.adam(0.01);
   const { value, grads } = tf.variableGrads(() => loss(model.apply(x, { training: true }) as tf.Tensor), vars);
   const gradList = vars.map((v) => grads[v.name].dataSync() as Float32Array);
-  opt.applyGradients(grads);
+  opt.applyGradients(vars.map((v) => ({ name: v.name, tensor: grads[v.name] })));
   return { loss: value.dataSync()[0], grads: gradList, after: model.getWeights().map((w) => w.dataSync() as Float32Array) };
 }
 

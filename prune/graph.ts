@@ -124,6 +124,7 @@ export function analyzeChannels(model: tf.LayersModel, opts: ExcludeOptions = {}
   const excluded = new Set(opts.exclude ?? []);
   const known = new Set(model.layers.map((l) => l.name));
   for (const name of excluded) if (!known.has(name)) throw new Error(`no layer named '${name}' to exclude`);
+  for (const t of model.inputs) byTensor.set(t.id, newNodes(b, lastDim(t.shape), null, true));
   for (const layer of model.layers) {
     const kind = layerKind(layer);
     const node = layer.inboundNodes[0];

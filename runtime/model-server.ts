@@ -1,3 +1,4 @@
+import { UserError } from '../core/errors.ts';
 import { info, warn } from '../core/log.ts';
 import { pickArm, type SplitArm } from './ab.ts';
 import { GpuMemoryMonitor } from './gpu-monitor.ts';
@@ -64,7 +65,7 @@ export class ModelServer {
     const monitor = opts.gpuMonitor ?? (plan.provider === 'cuda' ? new GpuMemoryMonitor(() => probes.gpus()) : undefined);
     const server = new ModelServer(root, plan, opts, monitor);
     const first = await server.reload();
-    if (first.error) throw new Error(first.error);
+    if (first.error) throw new UserError(first.error.replace(/^model reload failed, still serving nothing: /, ''));
     if (monitor && !opts.gpuMonitor) monitor.start();
     return server;
   }

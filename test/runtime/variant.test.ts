@@ -1,0 +1,115 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { GpuMemoryMonitor } from '../../runtime/gpu-monitor.ts';
+import type { InferencePlan } from '../../runtime/plan.ts';
+import { scanRepository } from '../../runtime/repository.ts';
+import { openSession, type ModelSession, type Provider } from '../../runtime/session.ts';
+import { adaptMaxBatch, LoadedVariant, openOnProvider, type SessionOpener } from '../../runtime/variant.ts';
+import { sumClassifier, writeVersion } from './fixtures/tiny-onnx.ts';
+
+const CPU_PLAN: InferencePlan = { mode: 'cpu', provider: 'cpu', maxBatch: 32, freeRamMB: 16000, reasons: [] };
+const GPU_PLAN: InferencePlan = { mode: 'gpu', provider: 'cuda', maxBatch: 32, gpuFreeMB: 8000, freeRamMB: 16000, reasons: [] };
+const LIGHT_PLAN: InferencePlan = { mode: 'light', provider: 'cpu', maxBatch: 8, freeRamMB: 4000, reasons: [] };
+const X = new Float32Array([1, 2, 3, 4]); // Σx = 10
+
+/** A repository version with three precisions told apart by their weights: logits = [a·Σx, b]. */
+function threePrecisions(withReport?: { int8: number; fp32: number }) {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'fedkd-variant-'));
+  writeVersion(root, '1', sumClassifier(1, 0), 'model.fp32.onnx');
+  writeVersion(root, '1', sumClassifier(2, 0), 'model.fp16.onnx');
+  writeVersion(root, '1', sumClassifier(3, 0), 'model.int8.onnx');
+  if (withReport)
+    writeFileSync(path.join(root, '1', 'report.json'), JSON.stringify({ rows: [{ precision: 'fp32', latencyMs: { batch1: 1, batch32: withReport.fp32 } }, { precision: 'int8', latencyMs: { batch1: 1, batch32: withReport.int8 } }] }));
+  return scanRepository(root).versions[0];
+}
+
+/** Opens on CPU for real but reports the provider asked for: the CUDA path without a GPU. */
+function pretendOpener(opened: { file: string; provider: Provider }[]): SessionOpener {
+  return async (file, provider) => {
+    opened.push({ file: path.basename(file), provider });
+    const s = await openSession(file, { provider: 'cpu' });
+    return { ...s, provider, run: s.run, release: s.release, endProfiling: s.endProfiling } as ModelSession;
+  };
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('adaptMaxBatch', () => {
+  it('keeps the batch within budget and shrinks it in proportion beyond', () => {
+    expect(adaptMaxBatch([30, 20, 25], 32, 50)).toBe(32);
+    // median 120 ms for 32 items → 3.75 ms each → ⌊50 / 3.75⌋ = 13
+    expect(adaptMaxBatch([300, 100, 120], 32, 50)).toBe(13);
+    expect(adaptMaxBatch([1000, 1000, 1000], 4, 10)).toBe(1);
+  });
+});
+
+describe('LoadedVariant', () => {
+  it('runs FP32 on CPU without a report, and the answer is the hand-computed logits', async () => {
+    const v = await LoadedVariant.load(threePrecisions(), { plan: CPU_PLAN });
+    const r = await v.infer(X);
+    expect(r).toMatchObject({ provider: 'cpu', precision: 'fp32' });
+    expect(Array.from(r.output.data)).toEqual([10, 0]);
+    expect(r.output.dims).toEqual([1, 2]);
+    expect(v.task).toBe('classification');
+    await v.close();
+  });
+
+  it('takes INT8 on CPU when the precision report shows it faster, FP32 when slower', async () => {
+    const fast = await LoadedVariant.load(threePrecisions({ int8: 5, fp32: 9 }), { plan: CPU_PLAN });
+    expect(Array.from((await fast.infer(X)).output.data)).toEqual([30, 0]);
+    expect(fast.precision).toBe('int8');
+    const slow = await LoadedVariant.load(threePrecisions({ int8: 18, fp32: 9 }), { plan: CPU_PLAN });
+    expect(slow.precision).toBe('fp32');
+    await Promise.all([fast.close(), slow.close()]);
+  });
+
+  it('in light mode runs INT8 on CPU with the smaller batch', async () => {
+    const v = await LoadedVariant.load(threePrecisions(), { plan: LIGHT_PLAN });
+    expect(v).toMatchObject({ provider: 'cpu', precision: 'int8', maxBatch: 8 });
+    expect(Array.from((await v.infer(X)).output.data)).toEqual([30, 0]);
+    await v.close();
+  });
+
+  it('on a GPU plan runs FP16 on CUDA, with a CPU fallback the GPU monitor diverts to', async () => {
+    const opened: { file: string; provider: Provider }[] = [];
+    const v = await LoadedVariant.load(threePrecisions(), { plan: GPU_PLAN, open: pretendOpener(opened) });
+    expect(opened).toEqual([{ file: 'model.fp16.onnx', provider: 'cuda' }, { file: 'model.fp32.onnx', provider: 'cpu' }]);
+    expect(await v.infer(X)).toMatchObject({ provider: 'cuda', precision: 'fp16', output: { data: new Float32Array([20, 0]) } });
+    let usedMB = 14000; // of 15000: 93% > 85%
+    const monitor = new GpuMemoryMonitor(() => [{ index: 0, name: 'fake', memoryTotalMB: 15000, memoryUsedMB: usedMB, memoryFreeMB: 15000 - usedMB }]);
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    expect(monitor.poll()).toBe(true);
+    expect(await v.infer(X, monitor.divertToCpu)).toMatchObject({ provider: 'cpu', precision: 'fp32', output: { data: new Float32Array([10, 0]) } });
+    usedMB = 12000; // 80%: back to the GPU
+    expect(monitor.poll()).toBe(false);
+    expect((await v.infer(X, monitor.divertToCpu)).provider).toBe('cuda');
+    expect(v.metrics.byProvider).toEqual({ cuda: 2, cpu: 1 });
+    await v.close();
+  });
+
+  it('falls back to CPU with a warning when the CUDA session fails (real onnxruntime-node without CUDA)', async () => {
+    const errs: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((s) => (errs.push(String(s)), true));
+    const v = await LoadedVariant.load(threePrecisions(), { plan: GPU_PLAN, open: openOnProvider });
+    expect(v).toMatchObject({ provider: 'cpu', precision: 'fp32' });
+    expect(errs.join('')).toMatch(/warning: model version 1: the CUDA session failed .*falling back to CPU/);
+    expect(Array.from((await v.infer(X)).output.data)).toEqual([10, 0]);
+    await v.close();
+  });
+
+  it('times the first 3 inferences and shrinks the batch when they exceed the latency budget', async () => {
+    let clock = 0;
+    const slow: SessionOpener = async (file, provider) => {
+      const s = await openSession(file, { provider });
+      return { ...s, provider, release: s.release, endProfiling: s.endProfiling, run: async (feeds) => ((clock += 10 * feeds.input.dims[0]), s.run(feeds)) };
+    };
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    // 10 ms per item, batch 32 → 320 ms > 100 ms budget → batch ⌊100 / 10⌋ = 10
+    const v = await LoadedVariant.load(threePrecisions(), { plan: CPU_PLAN, open: slow, now: () => clock, latencyBudgetMs: 100 });
+    expect(v.maxBatch).toBe(10);
+    expect(v.describe()).toMatchObject({ maxBatch: 10, adaptedFrom: 32 });
+    await v.close();
+  });
+});

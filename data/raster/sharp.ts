@@ -30,7 +30,10 @@ export async function decodeRaster(b: Uint8Array, format: RasterFormat, source: 
     } else {
       const meta = await sharp(b).metadata();
       const wide = meta.depth === 'ushort' || meta.depth === 'short';
-      const { data, info } = await sharp(b).removeAlpha().raw({ depth: wide ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
+      const grey = (meta.channels ?? 3) <= 2;
+      // sharp would widen grey to sRGB (and extractChannel would drop to 8 bits): ask for grey
+      const pipeline = grey ? sharp(b).toColourspace(wide ? 'grey16' : 'b-w') : sharp(b).removeAlpha();
+      const { data, info } = await pipeline.raw({ depth: wide ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
       width = info.width;
       height = info.height;
       bits = wide ? 16 : 8;

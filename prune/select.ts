@@ -79,9 +79,9 @@ function uniformKeeps(ps: GroupPlan[], opts: SelectOptions): number[] {
   });
 }
 
-/** Global scope: remove the lowest-scored channels of the model until `ratio` of all channels are gone. */
+/** Global scope: remove the lowest-scored channels of the model until `ratio` of its prunable channels are gone. */
 function globalKeeps(ps: GroupPlan[], opts: SelectOptions): number[] {
-  const total = ps.reduce((a, p) => a + p.group.units.length, 0);
+  const total = ps.reduce((a, p) => a + p.free.length + p.fixedPrune, 0);
   let budget = Math.round(opts.ratio * total) - ps.reduce((a, p) => a + p.fixedPrune, 0);
   const removed = ps.map(() => 0);
   const all = ps.flatMap((p, g) => p.free.map((f) => ({ g, score: f.score })));

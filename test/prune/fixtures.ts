@@ -33,13 +33,13 @@ export function buildToyNet(opts: { size?: number; channels?: number; classes?: 
 }
 
 /** Gives every weight seeded random values (BN variances positive) so pruning sees distinct channels. */
-export function randomizeWeights(model: tf.LayersModel, seed: number): void {
+export function randomizeWeights(model: tf.LayersModel, seed: number, scale = 0.3): void {
   const rng = new Rng(seed);
   for (const w of model.weights) {
     const n = w.shape.reduce((a: number, b) => a * (b ?? 1), 1);
     const role = w.originalName.slice(w.originalName.lastIndexOf('/') + 1);
     const data = Float32Array.from({ length: n }, () =>
-      role === 'moving_variance' ? rng.uniform(0.5, 2) : role === 'gamma' ? rng.uniform(0.1, 1.5) : rng.normal() * 0.4,
+      role === 'moving_variance' ? rng.uniform(0.5, 2) : role === 'gamma' ? rng.uniform(0.1, 1.5) : rng.normal() * scale,
     );
     w.write(tf.tensor(data, w.shape as number[]));
   }
@@ -50,4 +50,27 @@ export function randomInput(shape: number[], seed: number): tf.Tensor {
   const rng = new Rng(seed);
   const n = shape.reduce((a, b) => a * b, 1);
   return tf.tensor(Float32Array.from({ length: n }, () => rng.normal()), shape);
+}
+
+/** Non-trivial BN statistics and affine parameters (γ, β, moving mean/variance), other weights as built. */
+export function randomizeBatchNorm(model: tf.LayersModel, seed: number): void {
+  const rng = new Rng(seed);
+  for (const w of model.weights) {
+    const role = w.originalName.slice(w.originalName.lastIndexOf('/') + 1);
+    const range = { gamma: [0.5, 1.5], beta: [-0.2, 0.2], moving_mean: [-0.2, 0.2], moving_variance: [0.5, 2] }[role];
+    if (!range) continue;
+    const n = w.shape.reduce((a: number, b) => a * (b ?? 1), 1);
+    w.write(tf.tensor(Float32Array.from({ length: n }, () => rng.uniform(range[0], range[1])), w.shape as number[]));
+  }
+}
+
+/** Largest |a − b| of two model outputs. */
+export function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+}
+
+/** Values of a layer's weight (by index) as a flat array with its shape. */
+export function weightValues(model: tf.LayersModel, layer: string, index = 0): { data: Float32Array; shape: number[] } {
+  const w = model.getLayer(layer).weights[index];
+  return { data: w.read().dataSync() as Float32Array, shape: w.shape as number[] };
 }

@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { sha256, writeFileAtomic } from '../core/files.ts';
+
+/** How many recently used payloads stay in memory (the global model is fetched by every site). */
+const CACHE_ENTRIES = 4;
+
+/**
+ * Files named by the sha256 of their bytes (`<dir>/<sha>.fkw`): global models, server
+ * optimiser state and accepted updates. Writes are atomic, so a file either holds its
+ * whole payload or does not exist; writing the same bytes twice is a no-op.
+ */
+export class ContentStore {
+  private readonly cache = new Map<string, Uint8Array>();
+
+  constructor(readonly dir: string) {}
+
+  /** The file holding `sha`. */
+  pathOf(sha: string): string {
+    return path.join(this.dir, `${sha}.fkw`);
+  }
+
+  /** Stores bytes and returns their sha256. */
+  async put(bytes: Uint8Array): Promise<string> {
+    const sha = sha256(bytes);
+    if (!existsSync(this.pathOf(sha))) await writeFileAtomic(this.pathOf(sha), bytes);
+    this.remember(sha, bytes);
+    return sha;
+  }
+
+  /** The bytes named `sha`; throws if absent or if the file does not hash to its name. */
+  async get(sha: string): Promise<Uint8Array> {
+    const hit = this.cache.get(sha);
+    if (hit) {
+      this.remember(sha, hit);
+      return hit;
+    }
+    const bytes = new Uint8Array(await readFile(this.pathOf(sha)));
+    if (sha256(bytes) !== sha) throw new Error(`checkpoint ${this.pathOf(sha)} is corrupt (hash mismatch)`);
+    this.remember(sha, bytes);
+    return bytes;
+  }
+
+  /** True if `sha` is stored. */
+  has(sha: string): boolean {
+    return this.cache.has(sha) || existsSync(this.pathOf(sha));
+  }
+
+  private remember(sha: string, bytes: Uint8Array): void {
+    this.cache.delete(sha);
+    this.cache.set(sha, bytes);
+    while (this.cache.size > CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
+  }
+}

@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { UserError } from '../core/errors.ts';
+
+const strategySchema = z.discriminatedUnion('name', [
+  z.object({ name: z.literal('fedavg') }).strict(),
+  z.object({ name: z.literal('fedprox'), mu: z.number().min(0) }).strict(),
+  z
+    .object({
+      name: z.enum(['fedadam', 'fedyogi']),
+      eta: z.number().positive().optional(),
+      beta1: z.number().min(0).lt(1).optional(),
+      beta2: z.number().min(0).lt(1).optional(),
+      tau: z.number().positive().optional(),
+    })
+    .strict(),
+]);
+
+const tlsSchema = z
+  .object({
+    ca: z.string().min(1),
+    cert: z.string().min(1),
+    key: z.string().min(1),
+    requireClientCert: z.boolean().default(true),
+  })
+  .strict();
+
+/**
+ * The coordinator's config file (YAML or JSON). Secrets never go in it: site tokens come
+ * from `tokensFile` or the FEDKD_TOKENS environment variable, and are stored hashed.
+ */
+export const coordinatorConfigSchema = z
+  .object({
+    seed: z.number().int().default(0),
+    listen: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(50051) }).strict().default({ host: '127.0.0.1', port: 50051 }),
+    /** TLS material; without it the coordinator needs `insecure: true` and a loopback host. */
+    tls: tlsSchema.optional(),
+    insecure: z.boolean().default(false),
+    stateDir: z.string().min(1).default('.fedkd/coordinator'),
+    tokensFile: z.string().min(1).optional(),
+    model: z.object({ initialWeights: z.string().min(1) }).strict(),
+    rounds: z.number().int().positive(),
+    sampling: z
+      .object({
+        fraction: z.number().gt(0).max(1).default(1),
+        minSites: z.number().int().positive().default(2),
+        minResults: z.number().int().positive().default(2),
+      })
+      .strict()
+      .default({ fraction: 1, minSites: 2, minResults: 2 }),
+    deadlines: z
+      .object({
+        roundSeconds: z.number().positive().default(600),
+        evaluateSeconds: z.number().positive().default(300),
+        siteTimeoutSeconds: z.number().positive().default(60),
+      })
+      .strict()
+      .default({ roundSeconds: 600, evaluateSeconds: 300, siteTimeoutSeconds: 60 }),
+    strategy: strategySchema.default({ name: 'fedavg' }),
+    /** Sent to the sites with every train task; `localEpochs` is E. Other keys pass through. */
+    training: z.object({ localEpochs: z.number().int().positive().default(3) }).catchall(z.union([z.number(), z.string(), z.boolean()])).default({ localEpochs: 3 }),
+    validation: z.object({ maxUpdateNorm: z.number().positive().optional() }).strict().default({}),
+    evaluate: z.boolean().default(true),
+    /** How long a waiting site sleeps before it asks again. */
+    pollMs: z.number().int().positive().default(500),
+  })
+  .strict()
+  .refine((c) => c.sampling.minResults <= c.sampling.minSites, { message: 'must not exceed sampling.minSites', path: ['sampling', 'minResults'] })
+  .refine((c) => c.tls !== undefined || c.insecure, { message: 'give tls (ca, cert, key) or set insecure: true (loopback only)', path: ['tls'] });
+
+/** A validated coordinator config, paths resolved against the config file's folder. */
+export type CoordinatorConfig = z.infer<typeof coordinatorConfigSchema>;
+
+/** Validates a parsed config object; the error names the bad field. */
+export function parseCoordinatorConfig(raw: unknown, source = 'config'): CoordinatorConfig {
+  const r = coordinatorConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const field = issue.path.length ? issue.path.join('.') : '(top level)';
+    throw new UserError(`${source}: ${field}: ${issue.message}`);
+  }
+  return r.data;
+}
+
+/** Reads, parses (YAML or JSON) and validates a config file; relative paths become relative to its folder. */
+export function loadCoordinatorConfig(file: string): CoordinatorConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`cannot read config ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text);
+  } catch (e) {
+    throw new UserError(`${file}: not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const c = parseCoordinatorConfig(raw, file);
+  const dir = path.dirname(path.resolve(file));
+  const abs = (p: string): string => path.resolve(dir, p);
+  return {
+    ...c,
+    stateDir: abs(c.stateDir),
+    tokensFile: c.tokensFile ? abs(c.tokensFile) : undefined,
+    model: { initialWeights: abs(c.model.initialWeights) },
+    tls: c.tls ? { ...c.tls, ca: abs(c.tls.ca), cert: abs(c.tls.cert), key: abs(c.tls.key) } : undefined,
+  };
+}

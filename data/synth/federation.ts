@@ -1,0 +1,146 @@
+/**
+ * `fedkd synth`: writes a synthetic federation of hospitals. For each site, `SITE/train/` and
+ * `SITE/test/` hold DICOM files, `masks/*.png` (0 or 255, written with sharp) and a
+ * `labels.csv` (`file,label,mask`), as docs/CONTRACTS.md describes; `federation.json` at the
+ * top lists the sites and their settings. The same options give byte-identical output.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { UserError } from '../../core/errors.ts';
+import { writeFileAtomic } from '../../core/files.ts';
+import { Rng } from '../../core/rng.ts';
+import { siteMatrix, synthesizeImage } from './image.ts';
+import { type SiteProfile, siteProfiles } from './sites.ts';
+
+/** Options of one synthetic federation. */
+export interface SynthOptions {
+  out: string;
+  sites: number;
+  /** Images at an ordinary site; site-a holds `largeFactor` times as many. */
+  imagesPerSite: number;
+  /** Nominal matrix size in pixels (sites acquire at 0.75–1.25 times it). */
+  size: number;
+  seed: number;
+  largeFactor: number;
+  /** Fraction of each site's images held out in `test/`, stratified by label. */
+  testFraction: number;
+  /** Replace an earlier federation in `out`. */
+  force?: boolean;
+  /** Called after each image is written. */
+  onImage?: (site: string) => void;
+}
+
+/** One image's place in the federation. */
+export interface PlannedImage {
+  index: number;
+  label: 0 | 1;
+  split: 'train' | 'test';
+}
+
+/** What was written for one site (also its entry in federation.json). */
+export interface SiteSummary {
+  name: string;
+  train: { images: number; positives: number };
+  test: { images: number; positives: number };
+  matrix: number;
+  profile: SiteProfile;
+}
+
+/** The federation.json document. */
+export interface FederationManifest {
+  generator: 'fedkd synth';
+  version: 1;
+  seed: number;
+  size: number;
+  imagesPerSite: number;
+  largeFactor: number;
+  testFraction: number;
+  sites: SiteSummary[];
+}
+
+/** Default number of images at an ordinary site. */
+export const DEFAULT_IMAGES_PER_SITE = 80;
+
+/**
+ * Which images of a site carry a nodule and which are held out: round(prevalence·n) positives,
+ * shuffled with the site's seed; the test split takes round(testFraction·count) of each label
+ * (at least one of each when the site has two), so every site's test set has both classes.
+ */
+export function planSite(seed: number, site: SiteProfile, count: number, testFraction: number): PlannedImage[] {
+  const rng = new Rng(seed).fork(`${site.name}/plan`);
+  const positives = Math.round(site.prevalence * count);
+  const labels: (0 | 1)[] = rng.shuffle(Array.from({ length: count }, (_, i) => (i < positives ? 1 : 0)));
+  const testOf = (n: number): number => (n >= 2 ? Math.max(1, Math.round(n * testFraction)) : 0);
+  const wanted = { 0: testOf(count - positives), 1: testOf(positives) };
+  return labels.map((label, index) => {
+    const split = wanted[label] > 0 ? 'test' : 'train';
+    if (split === 'test') wanted[label]--;
+    return { index, label, split };
+  });
+}
+
+async function maskPng(mask: Uint8Array, size: number): Promise<Buffer> {
+  const grey = Buffer.from(mask.map((v) => (v ? 255 : 0)));
+  return sharp(grey, { raw: { width: size, height: size, channels: 1 } }).png({ compressionLevel: 9 }).toBuffer();
+}
+
+async function prepareOut(out: string, force: boolean): Promise<void> {
+  if (!existsSync(out)) return;
+  const entries = await readdir(out);
+  if (entries.length === 0) return;
+  if (!entries.includes('federation.json')) throw new UserError(`${out} is not empty and holds no federation.json; choose an empty or new folder`);
+  if (!force) throw new UserError(`${out} already holds a federation; pass --force to replace it`);
+  for (const e of entries) if (/^site-[a-z]+$/.test(e) || e === 'federation.json') await rm(path.join(out, e), { recursive: true, force: true });
+}
+
+/** Writes the images of one site and its two labels.csv files. */
+async function writeSite(opts: SynthOptions, site: SiteProfile, count: number): Promise<SiteSummary> {
+  const plan = planSite(opts.seed, site, count, opts.testFraction);
+  const rows: Record<'train' | 'test', string[]> = { train: [], test: [] };
+  const matrix = siteMatrix(opts.size, site);
+  for (const p of plan) {
+    const img = synthesizeImage(opts.seed, site, p.index, p.label === 1, opts.size);
+    const stem = `${site.name}-${String(p.index + 1).padStart(5, '0')}`;
+    const dir = path.join(opts.out, site.name, p.split);
+    await writeFileAtomic(path.join(dir, `${stem}.dcm`), img.dicom);
+    await writeFileAtomic(path.join(dir, 'masks', `${stem}.png`), await maskPng(img.mask, matrix));
+    rows[p.split].push(`${stem}.dcm,${p.label},masks/${stem}.png`);
+    opts.onImage?.(site.name);
+  }
+  for (const split of ['train', 'test'] as const) {
+    await writeFileAtomic(path.join(opts.out, site.name, split, 'labels.csv'), `file,label,mask\n${rows[split].join('\n')}\n`);
+  }
+  const count1 = (split: 'train' | 'test'): { images: number; positives: number } => {
+    const ps = plan.filter((p) => p.split === split);
+    return { images: ps.length, positives: ps.filter((p) => p.label === 1).length };
+  };
+  return { name: site.name, train: count1('train'), test: count1('test'), matrix, profile: site };
+}
+
+/** The number of images each site gets. */
+export function siteCounts(opts: Pick<SynthOptions, 'sites' | 'imagesPerSite' | 'largeFactor' | 'seed'>): number[] {
+  return siteProfiles(opts.sites, opts.seed, opts.largeFactor).map((s) => Math.round(opts.imagesPerSite * s.sizeFactor));
+}
+
+/** Writes the whole federation and returns its manifest (also written as federation.json). */
+export async function synthesizeFederation(opts: SynthOptions): Promise<FederationManifest> {
+  await prepareOut(opts.out, opts.force ?? false);
+  const profiles = siteProfiles(opts.sites, opts.seed, opts.largeFactor);
+  const counts = siteCounts(opts);
+  const sites: SiteSummary[] = [];
+  for (let i = 0; i < profiles.length; i++) sites.push(await writeSite(opts, profiles[i], counts[i]));
+  const manifest: FederationManifest = {
+    generator: 'fedkd synth',
+    version: 1,
+    seed: opts.seed,
+    size: opts.size,
+    imagesPerSite: opts.imagesPerSite,
+    largeFactor: opts.largeFactor,
+    testFraction: opts.testFraction,
+    sites,
+  };
+  await writeFileAtomic(path.join(opts.out, 'federation.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}

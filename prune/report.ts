@@ -81,7 +81,11 @@ export function formatReport(r: PruneReport): string {
     row('weight bytes', r.before.weightBytes, r.after.weightBytes),
   ];
   if (r.before.diskBytes !== undefined && r.after.diskBytes !== undefined) lines.push(row('bytes on disk', r.before.diskBytes, r.after.diskBytes));
-  for (const [k, f] of Object.entries(r.extra)) lines.push(`${k.padEnd(14)} ${String(f.before ?? '-').padStart(12)} ${String(f.after ?? '-').padStart(12)}  ${f.unit ?? ''}`);
+  const num = (x: number | undefined): string => (x === undefined ? '-' : String(Number(x.toPrecision(4))));
+  for (const [k, f] of Object.entries(r.extra)) {
+    const change = f.before !== undefined && f.after !== undefined ? `${f.after <= f.before ? '-' : '+'}${pct(Math.abs(cut(f.before, f.after)))}` : '';
+    lines.push(`${k.padEnd(14)} ${num(f.before).padStart(12)} ${num(f.after).padStart(12)}  ${change} ${f.unit ?? ''}`.trimEnd());
+  }
   lines.push('', `${'layer'.padEnd(28)} channels      MACs`);
   for (const l of r.layers) {
     const ch = Number.isNaN(l.channelsBefore) ? '' : `${l.channelsBefore}→${l.channelsAfter}`;

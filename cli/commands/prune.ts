@@ -5,10 +5,13 @@ import { UserError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import { info } from '../../core/log.ts';
 import { initBackend } from '../../engine/backend.ts';
+import type * as tf from '@tensorflow/tfjs';
 import { loadModel, saveModel } from '../../models/index.ts';
 import { CRITERIA, type Criterion } from '../../prune/importance.ts';
 import { pruneModel } from '../../prune/prune.ts';
 import { formatReport } from '../../prune/report.ts';
+import { exportOnnx } from '../../quantize/export/index.ts';
+import { openSession } from '../../runtime/session.ts';
 import { numberIn, oneOf, positiveInt, printJson } from '../run.ts';
 
 /** Files `fedkd prune` writes next to the pruned model. */
@@ -26,7 +29,31 @@ interface PruneFlags {
   exclude?: string;
   excludeStem?: boolean;
   excludeHead?: boolean;
+  latency?: boolean;
   json?: boolean;
+}
+
+/** Runs timed per latency figure, after as many warm-up runs. */
+const LATENCY_RUNS = 30;
+const LATENCY_WARMUP = 5;
+
+/**
+ * Median latency in ms of one image through the model exported to FP32 ONNX and run by
+ * ONNX Runtime (runtime/session.ts, one intra-op thread so busy machines compare fairly).
+ */
+export async function onnxLatencyMs(model: tf.LayersModel, runs = LATENCY_RUNS): Promise<number> {
+  const session = await openSession(exportOnnx(model), { threads: 1 });
+  const [, h, w, c] = model.inputs[0].shape as number[];
+  const feeds = { [session.inputNames[0]]: { data: new Float32Array(c * h * w).fill(0.5), dims: [1, c, h, w] } };
+  const times: number[] = [];
+  for (let i = 0; i < LATENCY_WARMUP + runs; i++) {
+    const t0 = performance.now();
+    await session.run(feeds);
+    if (i >= LATENCY_WARMUP) times.push(performance.now() - t0);
+  }
+  await session.release();
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
 }
 
 /** Bytes of model.json + weights.bin in a saved model folder. */
@@ -58,9 +85,10 @@ async function run(o: PruneFlags): Promise<void> {
   const r = result.report;
   r.before.diskBytes = await folderBytes(o.model);
   r.after.diskBytes = await folderBytes(o.out);
+  if (o.latency) r.extra.onnxLatencyMs = { before: await onnxLatencyMs(model), after: await onnxLatencyMs(result.model), unit: 'ms, median, batch 1, ORT 1 thread' };
   await writeFileAtomic(path.join(o.out, REPORT_FILE), `${JSON.stringify(r, null, 2)}\n`);
   await writeFileAtomic(path.join(o.out, MASKS_FILE), `${JSON.stringify(result.masks)}\n`);
-  if (o.json) return printJson({ out: o.out, settings: r.settings, before: r.before, after: r.after, reduction: r.reduction });
+  if (o.json) return printJson({ out: o.out, settings: r.settings, before: r.before, after: r.after, reduction: r.reduction, extra: r.extra });
   info(`pruned model written to ${o.out} (report: ${REPORT_FILE}, masks on the original: ${MASKS_FILE})`);
   process.stdout.write(`${formatReport(r)}\n`);
 }
@@ -68,8 +96,8 @@ async function run(o: PruneFlags): Promise<void> {
 /**
  * `fedkd prune --model DIR --ratio R [--criterion l1|l2|bn] [--scope uniform|global] [--round8] --out DIR`:
  * structured channel pruning of a saved model into a smaller one, with a before/after report
- * (parameters, MACs, weight bytes, bytes on disk). ONNX latency and accuracy/AUC after
- * fine-tuning join the report's `extra` figures once export and fine-tuning are wired in.
+ * (parameters, MACs, weight bytes, bytes on disk; FP32 ONNX latency with --latency). Accuracy/AUC
+ * after fine-tuning will join the report's open `extra` figures once fine-tuning is wired in.
  */
 export function register(program: Command): void {
   program
@@ -85,6 +113,7 @@ export function register(program: Command): void {
     .option('--exclude <layers>', 'comma-separated layers whose channels are kept')
     .option('--exclude-stem', 'keep the input stem whole')
     .option('--exclude-head', 'keep the channels entering the classifier head')
+    .option('--latency', 'also measure FP32 ONNX Runtime latency before and after')
     .option('--json', 'print one JSON line')
     .action(run);
 }

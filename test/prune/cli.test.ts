@@ -22,7 +22,7 @@ describe('fedkd prune', () => {
 
   it('writes a smaller model equal to the masked original, with its report and masks', async () => {
     const out = path.join(dir, 'pruned');
-    const r = runCli(['prune', '--model', src, '--ratio', '0.3', '--criterion', 'bn', '--round8', '--out', out, '--json'], { env: { FEDKD_BACKEND: 'cpu' } });
+    const r = runCli(['prune', '--model', src, '--ratio', '0.3', '--criterion', 'bn', '--round8', '--latency', '--out', out, '--json'], { env: { FEDKD_BACKEND: 'cpu' } });
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -34,7 +34,9 @@ describe('fedkd prune', () => {
     expect(summary.settings).toMatchObject({ criterion: 'bn', ratio: 0.3, roundTo: 8 });
     const report = JSON.parse(readFileSync(path.join(out, 'prune-report.json'), 'utf8'));
     expect(report.after.diskBytes).toBeLessThan(report.before.diskBytes);
-    expect(report.extra).toEqual({});
+    expect(Object.keys(report.extra)).toEqual(['onnxLatencyMs']);
+    expect(report.extra.onnxLatencyMs.before).toBeGreaterThan(0);
+    expect(report.extra.onnxLatencyMs.after).toBeGreaterThan(0);
     const masks = parseMasks(readFileSync(path.join(out, 'masks.json'), 'utf8'));
     const original = await loadModel(src);
     applyMasks(original, masks);

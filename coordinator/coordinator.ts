@@ -110,6 +110,7 @@ export async function openCoordinator(config: CoordinatorConfig, tokens: Map<str
     finished,
     close: () => {
       closed = true;
+      engine.stop();
       clearInterval(timer);
       store.close();
     },

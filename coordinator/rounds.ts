@@ -35,6 +35,7 @@ export interface RoundSummary {
  */
 export class RoundEngine {
   private queue: Promise<unknown> = Promise.resolve();
+  private stopped = false;
   private decoded: { sha: string; tensors: NamedTensor[] } | null = null;
 
   constructor(
@@ -55,7 +56,14 @@ export class RoundEngine {
 
   /** Moves the run on: start, close or extend rounds as time and results allow. */
   tick(): Promise<void> {
-    return this.serial(() => this.advance());
+    return this.serial(async () => {
+      if (!this.stopped) await this.advance();
+    });
+  }
+
+  /** Stops scheduled work (before the store closes). */
+  stop(): void {
+    this.stopped = true;
   }
 
   /** True once the last round is closed. */

@@ -2,8 +2,14 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.ts';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.ts';
 import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput.ts';
+import { conv2DBackpropInputOverride } from './Conv2DBackpropInput.ts';
+import { identityOverride } from './Identity.ts';
 import { maxPoolGradConfig } from './MaxPoolGrad.ts';
+import { meanOverride } from './Mean.ts';
 import { resizeNearestNeighborGradCpuConfig } from './ResizeNearestNeighborGrad.ts';
+import { sumOverride } from './Sum.ts';
+import { tileOverride } from './Tile.ts';
+import { registerOverride, type WasmOverride } from './wasm_override.ts';
 
 /** The training kernels fedkd adds to tfjs-backend-wasm 4.22, which lacks them. */
 export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
@@ -14,6 +20,20 @@ export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
 
 /** Kernels that tfjs 4.22 has but gets wrong; fedkd replaces them with its own. */
 export const CORRECTED_KERNELS: readonly tf.KernelConfig[] = [maxPoolGradConfig, resizeNearestNeighborGradCpuConfig];
+
+/** Faster paths for kernels tfjs-backend-wasm has but runs slowly in training. */
+export const WASM_FAST_KERNELS: readonly WasmOverride[] = [
+  tileOverride,
+  sumOverride,
+  meanOverride,
+  identityOverride,
+  conv2DBackpropInputOverride,
+];
+
+/** Wraps the wasm kernels of WASM_FAST_KERNELS with their fast paths; idempotent. */
+export function registerFastKernels(): void {
+  for (const o of WASM_FAST_KERNELS) registerOverride(o);
+}
 
 const replaced = new Set<tf.KernelConfig>();
 

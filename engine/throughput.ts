@@ -1,0 +1,78 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** Steps run before timing starts (kernel setup, XNNPACK operator creation, heap growth). */
+export const WARMUP_STEPS = 3;
+/** Minimum wall time of the timed part, so one slow step on a busy machine weighs little. */
+export const MIN_TIMED_MS = 3000;
+/** Minimum number of timed steps. */
+export const MIN_TIMED_STEPS = 5;
+
+/** What a training-speed run measured. */
+export interface TrainingThroughput {
+  imagesPerSecond: number;
+  /** Peak resident set size of the whole process so far, in MB. */
+  peakRssMB: number;
+  steps: number;
+  seconds: number;
+  /** Loss of the last step (finite on a healthy run). */
+  lastLoss: number;
+}
+
+/** How to measure: batch size and the loss that fits the model's output. */
+export interface ThroughputOptions {
+  batch: number;
+  /** 'classification': softmax cross-entropy on [N, classes] logits; 'segmentation': sigmoid cross-entropy on mask logits. */
+  task: 'classification' | 'segmentation';
+  seed?: number;
+  warmupSteps?: number;
+  minTimedMs?: number;
+  minTimedSteps?: number;
+}
+
+function randomTargets(model: tf.LayersModel, o: ThroughputOptions, seed: number): tf.Tensor {
+  const outShape = model.outputs[0].shape.slice(1) as number[];
+  if (o.task === 'segmentation') return tf.tidy(() => tf.randomUniform([o.batch, ...outShape], 0, 1, 'float32', seed).round());
+  const classes = outShape[0];
+  return tf.tidy(() => tf.oneHot(tf.randomUniform([o.batch], 0, classes, 'int32', seed), classes).toFloat());
+}
+
+/**
+ * Trains `model` with Adam (lr 1e-3) on one fixed random batch, after a warm-up, and reports
+ * images per second over at least MIN_TIMED_MS / MIN_TIMED_STEPS. BN runs in training mode,
+ * as in real training. The current tfjs backend is used; the model's weights change.
+ */
+export async function measureTrainingThroughput(model: tf.LayersModel, o: ThroughputOptions): Promise<TrainingThroughput> {
+  const seed = o.seed ?? 1;
+  const inShape = model.inputs[0].shape.slice(1) as number[];
+  const x = tf.randomNormal([o.batch, ...inShape], 0, 1, 'float32', seed);
+  const y = randomTargets(model, o, seed + 1);
+  const opt = tf.train.adam(1e-3);
+  const lossOf = (out: tf.Tensor): tf.Scalar =>
+    o.task === 'segmentation' ? tf.losses.sigmoidCrossEntropy(y, out) : tf.losses.softmaxCrossEntropy(y, out);
+  const step = (): number => {
+    const cost = opt.minimize(() => lossOf(model.apply(x, { training: true }) as tf.Tensor), true);
+    const v = cost ? cost.dataSync()[0] : NaN;
+    cost?.dispose();
+    return v;
+  };
+  for (let i = 0; i < (o.warmupSteps ?? WARMUP_STEPS); i++) step();
+  const minMs = o.minTimedMs ?? MIN_TIMED_MS;
+  const minSteps = o.minTimedSteps ?? MIN_TIMED_STEPS;
+  let steps = 0;
+  let lastLoss = NaN;
+  const t0 = performance.now();
+  while (steps < minSteps || performance.now() - t0 < minMs) {
+    lastLoss = step();
+    steps++;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  tf.dispose([x, y]);
+  opt.dispose();
+  return {
+    imagesPerSecond: (steps * o.batch) / seconds,
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    steps,
+    seconds,
+    lastLoss,
+  };
+}

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import { info } from '../../core/log.ts';
+import { Rng } from '../../core/rng.ts';
 import { initBackend } from '../../engine/backend.ts';
 import type * as tf from '@tensorflow/tfjs';
 import { loadModel, saveModel } from '../../models/index.ts';
@@ -39,12 +40,13 @@ const LATENCY_WARMUP = 5;
 
 /**
  * Median latency in ms of one image through the model exported to FP32 ONNX and run by
- * ONNX Runtime (runtime/session.ts, one intra-op thread so busy machines compare fairly).
+ * ONNX Runtime (runtime/session.ts, one intra-op thread so busy machines compare fairly), on a seeded random image.
  */
 export async function onnxLatencyMs(model: tf.LayersModel, runs = LATENCY_RUNS): Promise<number> {
   const session = await openSession(exportOnnx(model), { threads: 1 });
   const [, h, w, c] = model.inputs[0].shape as number[];
-  const feeds = { [session.inputNames[0]]: { data: new Float32Array(c * h * w).fill(0.5), dims: [1, c, h, w] } };
+  const rng = new Rng(1);
+  const feeds = { [session.inputNames[0]]: { data: Float32Array.from({ length: c * h * w }, () => rng.normal()), dims: [1, c, h, w] } };
   const times: number[] = [];
   for (let i = 0; i < LATENCY_WARMUP + runs; i++) {
     const t0 = performance.now();

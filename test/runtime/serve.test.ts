@@ -12,7 +12,7 @@ import { startServe, type ServeProcess } from './fixtures/serve-process.ts';
 const PNG = writePng(2, 2, 1, 8, [0, 85, 170, 255]);
 /** Hand-computed softmax of [a, 0]. */
 const softmax2 = (a: number) => [Math.exp(a) / (Math.exp(a) + 1), 1 / (Math.exp(a) + 1)];
-const post = (url: string, body: Uint8Array, query = '') => fetch(`${url}/v1/predict${query}`, { method: 'POST', body });
+const post = (url: string, body: Uint8Array, query = '') => fetch(`${url}/v1/predict${query}`, { method: 'POST', body: new Uint8Array(body) });
 
 let dir: string;
 let cls: ServeProcess;

@@ -55,7 +55,7 @@ describe('the fedkd serve web page in Chromium', () => {
     await page.setInputFiles('#file', { name: 'chest.png', mimeType: 'image/png', buffer: PNG });
     await page.waitForSelector('body[data-ready="1"]');
 
-    const api = await (await fetch(`${cls.url}/v1/predict`, { method: 'POST', body: PNG })).json();
+    const api = await (await fetch(`${cls.url}/v1/predict`, { method: 'POST', body: new Uint8Array(PNG) })).json();
     const shown = await page.$$eval('#probs td[data-prob]', (tds) => tds.map((td) => Number((td as HTMLElement).dataset.prob)));
     expect(shown).toEqual(api.probabilities);
     const texts = await page.$$eval('#probs td[data-prob]', (tds) => tds.map((td) => td.textContent));

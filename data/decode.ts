@@ -8,12 +8,20 @@ import { decodeRaster, rasterFormat } from './raster/sharp.ts';
 export type { DecodedImage } from './image.ts';
 export { pixelStats } from './image.ts';
 
+let decodes = 0;
+
+/** How many images this thread has decoded so far (lets tests prove that a cache spared the work). */
+export function decodeCount(): number {
+  return decodes;
+}
+
 /**
  * Decodes an image held in memory: DICOM Part 10 (any transfer syntax of
  * data/dicom/transfer-syntax.ts), PNG, JPEG, BMP or TIFF, told apart by content, not name.
  * `name` labels error messages. Unreadable input raises a UserError naming it and the reason.
  */
 export async function decodeImageBytes(input: Uint8Array, name: string): Promise<DecodedImage> {
+  decodes++;
   // a plain view, not a Buffer: Buffer#slice shares memory where Uint8Array#slice copies
   const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   if (isDicomPart10(bytes)) return decodeDicom(bytes, name);

@@ -1,0 +1,92 @@
+import type { Rng } from '../../core/rng.ts';
+
+/**
+ * Seeded training augmentation of one model tensor (size·size·channels, HWC) and its mask.
+ * Geometry (flip, rotation, scale) moves image and mask alike; intensity changes (contrast
+ * and brightness jitter, gamma, Gaussian noise) touch the image only and are scaled by the
+ * image's own value range, so they suit both `unit` and `zscore` tensors.
+ */
+export interface AugmentConfig {
+  /** Probability of a left–right flip. */
+  flip: number;
+  /** Largest rotation either way, in degrees. */
+  rotateDeg: number;
+  /** Largest relative zoom either way (0.1 → 0.9…1.1). */
+  scale: number;
+  /** Largest relative contrast change, and brightness shift as a fraction of the range. */
+  intensity: number;
+  /** Largest |log γ| (0.2 → γ in e^±0.2); gamma acts on the range mapped to [0, 1]. */
+  gamma: number;
+  /** Standard deviation of added Gaussian noise, as a fraction of the range. */
+  noise: number;
+}
+
+/** Mild defaults for chest radiographs. */
+export const DEFAULT_AUGMENT: AugmentConfig = { flip: 0.5, rotateDeg: 10, scale: 0.1, intensity: 0.1, gamma: 0.2, noise: 0.02 };
+
+/** Augments in place; every random draw comes from `rng`, in a fixed order, so a seed repeats exactly. */
+export function augment(x: Float32Array, mask: Float32Array | undefined, size: number, channels: number, cfg: AugmentConfig, rng: Rng): void {
+  const flip = rng.next() < cfg.flip;
+  const angle = (rng.uniform(-1, 1) * cfg.rotateDeg * Math.PI) / 180;
+  const zoom = 1 + rng.uniform(-1, 1) * cfg.scale;
+  const contrast = 1 + rng.uniform(-1, 1) * cfg.intensity;
+  const brightness = rng.uniform(-1, 1) * cfg.intensity;
+  const gamma = Math.exp(rng.uniform(-1, 1) * cfg.gamma);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of x) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const pad = x[0];
+  x.set(warp(x, size, channels, flip, angle, zoom, pad, false));
+  if (mask) mask.set(warp(mask, size, 1, flip, angle, zoom, 0, true));
+  const range = hi > lo ? hi - lo : 1;
+  const mid = (lo + hi) / 2;
+  for (let i = 0; i < x.length; i++) {
+    let v = (x[i] - mid) * contrast + mid + brightness * range;
+    const t = Math.min(1, Math.max(0, (v - lo) / range));
+    v = lo + range * t ** gamma;
+    x[i] = v + cfg.noise * range * (cfg.noise > 0 ? rng.normal() : 0);
+  }
+}
+
+/**
+ * Inverse-maps each output pixel through flip, rotation by `angle` and zoom about the centre;
+ * bilinear for images, nearest for masks; outside the source takes `pad`.
+ */
+export function warp(src: Float32Array, size: number, channels: number, flip: boolean, angle: number, zoom: number, pad: number, nearest: boolean): Float32Array {
+  const out = new Float32Array(src.length);
+  const c0 = (size - 1) / 2;
+  const cos = Math.cos(angle) / zoom;
+  const sin = Math.sin(angle) / zoom;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const dx = (flip ? size - 1 - x : x) - c0;
+      const dy = y - c0;
+      const sx = cos * dx + sin * dy + c0;
+      const sy = -sin * dx + cos * dy + c0;
+      const o = (y * size + x) * channels;
+      for (let c = 0; c < channels; c++) out[o + c] = nearest ? sampleNearest(src, size, channels, sx, sy, c, pad) : sampleBilinear(src, size, channels, sx, sy, c, pad);
+    }
+  }
+  return out;
+}
+
+function sampleNearest(s: Float32Array, n: number, ch: number, x: number, y: number, c: number, pad: number): number {
+  const xi = Math.round(x);
+  const yi = Math.round(y);
+  return xi < 0 || yi < 0 || xi >= n || yi >= n ? pad : s[(yi * n + xi) * ch + c];
+}
+
+function sampleBilinear(s: Float32Array, n: number, ch: number, x: number, y: number, c: number, pad: number): number {
+  if (x < -0.5 || y < -0.5 || x > n - 0.5 || y > n - 0.5) return pad;
+  const xc = Math.min(n - 1, Math.max(0, x));
+  const yc = Math.min(n - 1, Math.max(0, y));
+  const x0 = Math.min(n - 2, Math.floor(xc));
+  const y0 = Math.min(n - 2, Math.floor(yc));
+  const fx = xc - x0;
+  const fy = yc - y0;
+  const at = (xx: number, yy: number): number => s[(yy * n + xx) * ch + c];
+  return (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) + fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
+}

@@ -1,0 +1,125 @@
+/**
+ * Resampling onto the model's square input: a placement (scale and offset per axis, which
+ * keeps the aspect ratio and centres the image, padding the rest) and separable filters —
+ * a triangle (bilinear) filter widened by the scale factor when shrinking, so downscaling
+ * averages instead of aliasing (as PIL's and tf.image's antialiased resize do) — plus
+ * nearest-neighbour for masks.
+ */
+
+/** Where the input sits in the output: output coordinate = input coordinate · scale + offset (pixel edges). */
+export interface Placement {
+  scaleY: number;
+  scaleX: number;
+  offY: number;
+  offX: number;
+}
+
+/**
+ * Places a rows×columns image in a size×size square. `spacing` ([row, column] mm) and `mode`:
+ * `ignore` keeps the pixel aspect, `aspect` the physical one, a number fixes mm per output pixel.
+ */
+export function placement(rows: number, columns: number, size: number, spacing: [number, number] | null, mode: 'ignore' | 'aspect' | number): Placement {
+  const [rs, cs] = spacing && mode !== 'ignore' ? spacing : [1, 1];
+  let scaleY: number;
+  let scaleX: number;
+  if (typeof mode === 'number' && spacing) {
+    scaleY = rs / mode;
+    scaleX = cs / mode;
+  } else {
+    const s = size / Math.max(rows * rs, columns * cs);
+    scaleY = rs * s;
+    scaleX = cs * s;
+  }
+  return { scaleY, scaleX, offY: (size - rows * scaleY) / 2, offX: (size - columns * scaleX) / 2 };
+}
+
+/** Filter taps for one axis: for output o, inputs idx[o·k…] with weights w[o·k…]; count 0 = padding. */
+interface AxisTaps {
+  taps: number;
+  count: Int32Array;
+  idx: Int32Array;
+  w: Float32Array;
+}
+
+function axisTaps(n: number, out: number, scale: number, off: number): AxisTaps {
+  const support = Math.max(1, 1 / scale);
+  const taps = Math.ceil(2 * support) + 2;
+  const count = new Int32Array(out);
+  const idx = new Int32Array(out * taps);
+  const w = new Float32Array(out * taps);
+  for (let o = 0; o < out; o++) {
+    const pos = (o + 0.5 - off) / scale;
+    if (pos < 0 || pos > n) continue;
+    const c = pos - 0.5;
+    let k = 0;
+    let sum = 0;
+    for (let i = Math.ceil(c - support); i <= Math.floor(c + support) && k < taps; i++) {
+      const wt = 1 - Math.abs(i - c) / support;
+      if (wt <= 0) continue;
+      idx[o * taps + k] = Math.min(n - 1, Math.max(0, i));
+      w[o * taps + k] = wt;
+      sum += wt;
+      k++;
+    }
+    for (let j = 0; j < k; j++) w[o * taps + j] /= sum;
+    count[o] = k;
+  }
+  return { taps, count, idx, w };
+}
+
+/**
+ * Resamples a rows×columns×channels image (pixel-interleaved) to size×size×channels with
+ * the antialiased triangle filter; output pixels outside the placed image get `pad`.
+ */
+export function resampleLinear(src: Float32Array, rows: number, columns: number, channels: number, size: number, p: Placement, pad: number): Float32Array {
+  const tx = axisTaps(columns, size, p.scaleX, p.offX);
+  const ty = axisTaps(rows, size, p.scaleY, p.offY);
+  // horizontal pass: rows × size × channels
+  const mid = new Float32Array(rows * size * channels);
+  for (let y = 0; y < rows; y++) {
+    const rowIn = y * columns * channels;
+    const rowOut = y * size * channels;
+    for (let x = 0; x < size; x++) {
+      const k = tx.count[x];
+      for (let c = 0; c < channels; c++) {
+        let acc = 0;
+        for (let j = 0; j < k; j++) acc += tx.w[x * tx.taps + j] * src[rowIn + tx.idx[x * tx.taps + j] * channels + c];
+        mid[rowOut + x * channels + c] = acc;
+      }
+    }
+  }
+  const out = new Float32Array(size * size * channels).fill(pad);
+  for (let y = 0; y < size; y++) {
+    const k = ty.count[y];
+    if (k === 0) continue;
+    for (let x = 0; x < size; x++) {
+      if (tx.count[x] === 0) continue;
+      for (let c = 0; c < channels; c++) {
+        let acc = 0;
+        for (let j = 0; j < k; j++) acc += ty.w[y * ty.taps + j] * mid[(ty.idx[y * ty.taps + j] * size + x) * channels + c];
+        out[(y * size + x) * channels + c] = acc;
+      }
+    }
+  }
+  return out;
+}
+
+/** Nearest-neighbour resampling of a one-channel mask to size×size, binarised (non-zero → 1), padding 0. */
+export function resampleNearestMask(src: Float32Array, rows: number, columns: number, size: number, p: Placement): Float32Array {
+  const out = new Float32Array(size * size);
+  for (let y = 0; y < size; y++) {
+    const sy = Math.floor((y + 0.5 - p.offY) / p.scaleY);
+    if (sy < 0 || sy >= rows) continue;
+    for (let x = 0; x < size; x++) {
+      const sx = Math.floor((x + 0.5 - p.offX) / p.scaleX);
+      if (sx < 0 || sx >= columns) continue;
+      out[y * size + x] = src[sy * columns + sx] !== 0 ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+/** A size×size map of which output pixels hold image (1) rather than padding (0). */
+export function coverage(rows: number, columns: number, size: number, p: Placement): Uint8Array {
+  return Uint8Array.from(resampleNearestMask(new Float32Array(rows * columns).fill(1), rows, columns, size, p));
+}

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../core/errors.ts';
 import { initBackend } from '../../engine/backend.ts';
+import { buildModel } from '../../models/index.ts';
 import { exportOnnx } from '../../quantize/export/index.ts';
 import { decodeOnnx, maxAbsDiff, perturbWeights } from './compare.ts';
 
@@ -93,6 +94,17 @@ describe('export of individual layer kinds', () => {
     const model = tf.model({ inputs: input, outputs: CASES[2][2](input) });
     const ops = decodeOnnx(exportOnnx(model)).nodes.map((n) => n.opType);
     expect(ops).toEqual(['Conv', 'Conv', 'Add', 'Add', 'Mul', 'Add', 'LeakyRelu', 'Resize']);
+  });
+
+  it('a sub-model (the unet-s encoder) exports with its feature map as NCHW output', async () => {
+    const unet = buildModel('unet-s', { inputSize: 16, seed: 4 });
+    perturbWeights(unet, 9);
+    const encoder = tf.model({ name: 'encoder', inputs: unet.inputs, outputs: unet.getLayer('mid/b/relu').output as tf.SymbolicTensor });
+    const x = tf.randomNormal([2, 16, 16, 1], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const { diff, dims, scale } = await maxAbsDiff(encoder, exportOnnx(encoder), x);
+    expect(dims).toEqual([2, 64, 4, 4]);
+    expect(scale).toBeGreaterThan(0.01);
+    expect(diff).toBeLessThanOrEqual(TOLERANCE);
   });
 
   it('an unsupported layer is a UserError naming the layer and its class', () => {

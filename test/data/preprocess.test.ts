@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../core/rng.ts';
+import type { DecodedImage } from '../../data/image.ts';
+import { augment, type AugmentConfig, warp } from '../../data/preprocess/augment.ts';
+import { parsePreprocess } from '../../data/preprocess/config.ts';
+import { convertChannels, preprocessImage, preprocessMask } from '../../data/preprocess/preprocess.ts';
+import { placement, resampleLinear } from '../../data/preprocess/resample.ts';
+import { applyWindow, percentiles, voiRange, windowRange } from '../../data/preprocess/window.ts';
+
+function image(rows: number, columns: number, values: ArrayLike<number>, extra: Partial<DecodedImage> = {}): DecodedImage {
+  return {
+    source: 'test', format: 'dicom', rows, columns, frames: 1, samplesPerPixel: 1, channels: 1, photometric: 'MONOCHROME2',
+    transferSyntax: '1.2.840.10008.1.2.1', bitsAllocated: 16, bitsStored: 12, signed: false, pixels: [Float32Array.from(values)],
+    invert: false, rescale: { slope: 1, intercept: 0 }, windows: [], pixelSpacing: null, modality: null, ...extra,
+  };
+}
+
+describe('VOI window', () => {
+  it('follows the DICOM linear VOI function', () => {
+    // c=40, w=400: 0 at x <= 40-0.5-199.5 = -160, 1 above 239
+    expect(windowRange(40, 400)).toEqual({ lo: -160, hi: 239 });
+    const v = Float32Array.from([-1000, -160, 39.5, 239, 1000]);
+    applyWindow(v, windowRange(40, 400), false);
+    expect(Array.from(v)).toEqual([0, 0, 0.5, 1, 1]);
+  });
+
+  it('takes the file window, a preset, or percentiles', () => {
+    const values = Float32Array.from({ length: 1000 }, (_, i) => i);
+    const img = image(10, 100, values, { windows: [{ center: 500, width: 201 }] });
+    expect(voiRange(img, values, parsePreprocess({ size: 8 }))).toEqual({ lo: 399.5, hi: 599.5 });
+    expect(voiRange(img, values, parsePreprocess({ size: 8, window: 'lung' }))).toEqual(windowRange(-600, 1500));
+    // round(p/100 · 999): p1 → 10, p99 → 989
+    expect(voiRange(img, values, parsePreprocess({ size: 8, window: 'auto' }))).toEqual({ lo: 10, hi: 989 });
+    expect(percentiles(values, [0, 50, 100])).toEqual([0, 500, 999]);
+    const noWindow = image(10, 100, values);
+    expect(voiRange(noWindow, values, parsePreprocess({ size: 8 }))).toEqual({ lo: 10, hi: 989 });
+    expect(voiRange({ ...noWindow, format: 'png', bitsStored: 8 }, values, parsePreprocess({ size: 8 }))).toEqual({ lo: 0, hi: 255 });
+  });
+
+  it('rejects a bad config naming the field', () => {
+    expect(() => parsePreprocess({ size: 8, window: 'liver' })).toThrow(/window/);
+    expect(() => parsePreprocess({ size: 0 })).toThrow(/size/);
+  });
+});
+
+describe('resize', () => {
+  it('halving uses the triangle filter of support 2: weights 1/8, 3/8, 3/8, 1/8', () => {
+    const src = Float32Array.from([0, 8, 16, 0, 8, 0, 24, 8]);
+    const out = resampleLinear(src, 1, 8, 1, 4, { scaleY: 1, scaleX: 0.5, offY: 0, offX: 0 }, -1);
+    // the row is 1 input row tall: vertical taps all hit row 0
+    const w = [1, 3, 3, 1].map((x) => x / 8);
+    const at = (i: number): number => src[Math.min(7, Math.max(0, i))];
+    const expected = [0, 1, 2, 3].map((o) => w.reduce((s, wt, k) => s + wt * at(2 * o - 1 + k), 0));
+    expect(Array.from(out.subarray(0, 4)).map((v) => +v.toFixed(5))).toEqual(expected.map((v) => +v.toFixed(5)));
+  });
+
+  it('keeps the aspect ratio and pads: a 40×80 image fills rows 4–11 of 16', () => {
+    const img = image(40, 80, new Float32Array(3200).fill(1000), { windows: [{ center: 500.5, width: 1001 }] });
+    const x = preprocessImage(img, parsePreprocess({ size: 16 }));
+    for (let y = 0; y < 16; y++) for (let c = 0; c < 16; c++) expect(x[y * 16 + c]).toBeCloseTo(y >= 4 && y < 12 ? 1 : 0, 5);
+  });
+
+  it('keeps the physical aspect ratio with spacing "aspect", or a fixed mm per pixel', () => {
+    // 20×20 pixels of 2 mm rows × 1 mm columns: 40 mm tall, 20 mm wide
+    const p = placement(20, 20, 16, [2, 1], 'aspect');
+    expect(p).toEqual({ scaleY: 0.8, scaleX: 0.4, offY: 0, offX: 4 });
+    const q = placement(20, 20, 16, [2, 1], 4);
+    expect(q).toEqual({ scaleY: 0.5, scaleX: 0.25, offY: 3, offX: 5.5 });
+    expect(placement(20, 40, 16, [2, 1], 'ignore')).toEqual({ scaleY: 0.4, scaleX: 0.4, offY: 4, offX: 0 });
+  });
+
+  it('resizes masks the same way, nearest and binarised', () => {
+    const rows = 8;
+    const cols = 16;
+    const m = Float32Array.from({ length: rows * cols }, (_, i) => (i % cols >= 8 ? 255 : 0));
+    const out = preprocessMask(image(rows, cols, m, { format: 'png' }), parsePreprocess({ size: 8 }), { rows, columns: cols, pixelSpacing: null });
+    // the 8×16 image occupies rows 2–5; its right half is foreground
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) expect(out[y * 8 + x]).toBe(y >= 2 && y < 6 && x >= 4 ? 1 : 0);
+  });
+});
+
+describe('channels, inversion, normalisation', () => {
+  it('grey → RGB repeats, RGB → grey is BT.601 luma', () => {
+    expect(Array.from(convertChannels(Float32Array.from([0.25, 1]), 1, 3))).toEqual([0.25, 0.25, 0.25, 1, 1, 1]);
+    expect(convertChannels(Float32Array.from([1, 0, 0, 0.5, 0.5, 0.5]), 3, 1)[0]).toBeCloseTo(0.299, 6);
+  });
+
+  it('MONOCHROME1 is inverted', () => {
+    const v = Float32Array.from({ length: 64 }, (_, i) => i * 10);
+    const cfg = parsePreprocess({ size: 8, window: 'minmax' });
+    const a = preprocessImage(image(8, 8, v), cfg);
+    const b = preprocessImage(image(8, 8, v, { invert: true, photometric: 'MONOCHROME1' }), cfg);
+    a.forEach((x, i) => expect(b[i]).toBeCloseTo(1 - x, 6));
+  });
+
+  it('z-score gives mean 0 and std 1 over the image, 0 on the padding', () => {
+    const v = Float32Array.from({ length: 8 * 16 }, (_, i) => (i * 37) % 101);
+    const x = preprocessImage(image(8, 16, v), parsePreprocess({ size: 16, normalize: 'zscore', window: 'minmax' }));
+    const inner = Array.from(x.subarray(4 * 16, 12 * 16));
+    const mean = inner.reduce((s, a) => s + a, 0) / inner.length;
+    const sd = Math.sqrt(inner.reduce((s, a) => s + (a - mean) ** 2, 0) / inner.length);
+    expect(mean).toBeCloseTo(0, 5);
+    expect(sd).toBeCloseTo(1, 4);
+    expect(Array.from(x.subarray(0, 4 * 16)).every((a) => a === 0)).toBe(true);
+  });
+});
+
+describe('augmentation', () => {
+  const size = 12;
+  const base = (): Float32Array => Float32Array.from({ length: size * size }, (_, i) => ((i * 7) % 13) / 12);
+  const none: AugmentConfig = { flip: 0, rotateDeg: 0, scale: 0, intensity: 0, gamma: 0, noise: 0 };
+
+  it('is repeatable for a seed and differs between seeds', () => {
+    const cfg: AugmentConfig = { flip: 0.5, rotateDeg: 10, scale: 0.1, intensity: 0.1, gamma: 0.2, noise: 0.02 };
+    const [a, b, c] = [base(), base(), base()];
+    augment(a, undefined, size, 1, cfg, new Rng(5));
+    augment(b, undefined, size, 1, cfg, new Rng(5));
+    augment(c, undefined, size, 1, cfg, new Rng(6));
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(Array.from(a)).not.toEqual(Array.from(c));
+  });
+
+  it('a certain flip mirrors image and mask exactly', () => {
+    const x = base();
+    const m = Float32Array.from({ length: size * size }, (_, i) => (i % size < 3 ? 1 : 0));
+    augment(x, m, size, 1, { ...none, flip: 1 }, new Rng(1));
+    const src = base();
+    for (let y = 0; y < size; y++) {
+      for (let k = 0; k < size; k++) {
+        expect(x[y * size + k]).toBeCloseTo(src[y * size + size - 1 - k], 6);
+        expect(m[y * size + k]).toBe(k >= size - 3 ? 1 : 0);
+      }
+    }
+  });
+
+  it('rotating by 90° moves pixels as a hand rotation does', () => {
+    const src = Float32Array.from({ length: 16 }, (_, i) => i);
+    const out = warp(src, 4, 1, false, Math.PI / 2, 1, -1, true);
+    // out(y, x) = src at (sx, sy) = (y, 3 − x)
+    for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) expect(out[y * 4 + x]).toBe(src[(3 - x) * 4 + y]);
+  });
+
+  it('gamma and contrast keep the order of values and stay within the range', () => {
+    const x = base();
+    augment(x, undefined, size, 1, { ...none, gamma: 0.5 }, new Rng(3));
+    const src = base();
+    for (let i = 1; i < x.length; i++) if (src[i] > src[0]) expect(x[i]).toBeGreaterThanOrEqual(x[0]);
+    expect(Math.min(...x)).toBeCloseTo(0, 6);
+    expect(Math.max(...x)).toBeCloseTo(1, 6);
+    expect(Array.from(x)).not.toEqual(Array.from(src));
+  });
+});

@@ -12,6 +12,8 @@ export interface TrainingThroughput {
   imagesPerSecond: number;
   /** Peak resident set size of the whole process so far, in MB. */
   peakRssMB: number;
+  /** Process CPU time (user + system, all threads) per trained image: comparable on a busy machine. */
+  cpuSecondsPerImage: number;
   steps: number;
   seconds: number;
   /** Loss of the last step (finite on a healthy run). */
@@ -61,16 +63,19 @@ export async function measureTrainingThroughput(model: tf.LayersModel, o: Throug
   let steps = 0;
   let lastLoss = NaN;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   while (steps < minSteps || performance.now() - t0 < minMs) {
     lastLoss = step();
     steps++;
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   tf.dispose([x, y]);
   opt.dispose();
   return {
     imagesPerSecond: (steps * o.batch) / seconds,
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    cpuSecondsPerImage: (cpu.user + cpu.system) / 1e6 / (steps * o.batch),
     steps,
     seconds,
     lastLoss,

@@ -12,6 +12,8 @@ export interface TrainBenchResult {
   backend: string;
   imagesPerSecond: number;
   peakRssMB: number;
+  /** CPU seconds (all threads) per image: the fair figure when other work shares the cores. */
+  cpuSecondsPerImage: number;
 }
 
 /** Builds the architecture, trains it on random data after a warm-up and returns the figures. */
@@ -32,6 +34,7 @@ export async function benchTrain(o: { arch: string; size: number; batch: number;
     backend: choice.name,
     imagesPerSecond: Math.round(r.imagesPerSecond * 10) / 10,
     peakRssMB: r.peakRssMB,
+    cpuSecondsPerImage: Number(r.cpuSecondsPerImage.toPrecision(3)),
   };
 }
 

@@ -1,0 +1,66 @@
+// Training speed of mobile-s on wasm, side by side with PyTorch CPU (issue 2, section 6).
+// Prints one JSON line per figure: fedkd's own (`fedkd bench train --json`, one process
+// each, so peak RSS is per run), then PyTorch's (bench/train_torch.py, when a python3 with
+// torch is found), then the ratio the issue's target is stated in.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Input sizes of the issue's target. */
+const SIZES = [64, 128];
+const BATCH = 32;
+/** Threads PyTorch may use (the issue's setting), and 1 for a view that contention does not skew. */
+const TORCH_THREADS = [2, 1];
+const SECONDS = Number(process.env.FEDKD_BENCH_SECONDS ?? 5);
+/** Debian's python3-torch lives under /usr/bin/python3 even when another python3 is first on PATH. */
+const PYTHONS = ['/usr/bin/python3', 'python3'];
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+
+interface Figure {
+  imagesPerSecond: number;
+  cpuSecondsPerImage?: number;
+  [k: string]: unknown;
+}
+
+function lastJsonLine(out: string): Figure | undefined {
+  const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  return line ? (JSON.parse(line) as Figure) : undefined;
+}
+
+function fedkd(size: number): Figure | undefined {
+  const args = [path.join(root, 'bin', 'fedkd.js'), 'bench', 'train', '--arch', 'mobile-s', '--size', String(size), '--batch', String(BATCH), '--backend', 'wasm', '--seconds', String(SECONDS), '--json'];
+  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: { ...process.env, FEDKD_QUIET: '1' } });
+  if (r.status !== 0) process.stderr.write(r.stderr);
+  return lastJsonLine(r.stdout ?? '');
+}
+
+function findTorchPython(): string | undefined {
+  return PYTHONS.find((py) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
+}
+
+function torch(py: string, size: number, threads: number): Figure | undefined {
+  const r = spawnSync(py, [path.join(root, 'bench', 'train_torch.py'), String(size), String(BATCH), String(threads), String(SECONDS)], { encoding: 'utf8' });
+  if (r.status !== 0) process.stderr.write(r.stderr);
+  return lastJsonLine(r.stdout ?? '');
+}
+
+const py = findTorchPython();
+if (!py) process.stderr.write('train.bench: no python3 with torch found; printing fedkd figures only\n');
+for (const size of SIZES) {
+  const ours = fedkd(size);
+  if (ours) console.log(JSON.stringify({ bench: 'train', ...ours }));
+  if (!py || !ours) continue;
+  for (const threads of TORCH_THREADS) {
+    const ref = torch(py, size, threads);
+    if (!ref) continue;
+    console.log(JSON.stringify({ bench: 'train', ...ref }));
+    const cpuRatio = ref.cpuSecondsPerImage && ours.cpuSecondsPerImage ? ref.cpuSecondsPerImage / ours.cpuSecondsPerImage : null;
+    console.log(JSON.stringify({
+      bench: 'train', figure: 'wasm-vs-pytorch', size, batch: BATCH, torchThreads: threads,
+      wallRatio: Number((ours.imagesPerSecond / ref.imagesPerSecond).toFixed(3)),
+      cpuTimeRatio: cpuRatio === null ? null : Number(cpuRatio.toFixed(3)),
+      target: 0.5,
+    }));
+  }
+}

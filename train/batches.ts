@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../core/rng.ts';
-import { augmentImage, type AugmentConfig } from './augment.ts';
+import { augment, type AugmentConfig } from '../data/index.ts';
 import type { Batch, ImageSet } from './types.ts';
 
 /** Row indices 0…n−1 in an order drawn from `rng` (Fisher–Yates). */
@@ -30,7 +30,7 @@ export function makeBatch(set: ImageSet, rows: readonly number[], opts: { softLa
     labels[i] = set.labels[r];
     if (masks && set.masks) for (let j = 0; j < px; j++) masks[i * px + j] = set.masks[r * px + j] !== 0 ? 1 : 0;
     if (opts.augment && opts.rng) {
-      augmentImage(x.subarray(i * stride, (i + 1) * stride), masks?.subarray(i * px, (i + 1) * px), set.size, set.channels, opts.augment, opts.rng);
+      augmentImage(x, masks, i, set, opts.augment, opts.rng);
     }
   });
   const batch: Batch = {
@@ -46,6 +46,17 @@ export function makeBatch(set: ImageSet, rows: readonly number[], opts: { softLa
     batch.softLabels = tf.tensor2d(soft, [rows.length, k]);
   }
   return batch;
+}
+
+/** Augments row `i` of a batch with data/'s augmentation, writing back into the batch arrays. */
+function augmentImage(x: Float32Array, masks: Float32Array | undefined, i: number, set: ImageSet, cfg: AugmentConfig, rng: Rng): void {
+  const px = set.size * set.size;
+  const stride = px * set.channels;
+  const img = x.slice(i * stride, (i + 1) * stride);
+  const mask = masks?.slice(i * px, (i + 1) * px);
+  augment(img, mask, set.size, set.channels, cfg, rng);
+  x.set(img, i * stride);
+  if (mask) masks?.set(mask, i * px);
 }
 
 /** Disposes every tensor of a batch. */

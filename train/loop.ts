@@ -5,7 +5,7 @@ import { Rng } from '../core/rng.ts';
 import { packTensors, type NamedTensor } from '../core/tensors.ts';
 import type { KdOptions } from '../distill/losses.ts';
 import { getNamedWeights as readWeights, setNamedWeights as writeWeights } from '../models/weights.ts';
-import type { AugmentConfig } from './augment.ts';
+import type { AugmentConfig } from '../data/index.ts';
 import { batchRanges, disposeBatch, makeBatch, shuffledOrder } from './batches.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState, type EpochRecord } from './checkpoint.ts';
 import { classificationTask } from './classification.ts';
@@ -23,7 +23,7 @@ export interface TrainConfig {
   schedule: LrSchedule;
   /** Seeds shuffling and augmentation; one seed repeats a run exactly. */
   seed: number;
-  /** Augmentation of training images; off when absent. */
+  /** Augmentation of training images (data/'s seeded augment); off when absent. */
   augment?: AugmentConfig;
   /** KD temperature and α for the classification task. */
   kd?: KdOptions;

@@ -19,9 +19,9 @@ export function subset(set: ImageSet, rows: readonly number[]): ImageSet {
 /**
  * Splits a set into training and validation parts, stratified by label: from each class a
  * `fraction` of its rows (at least one when the class has two or more) goes to validation,
- * chosen by `seed`. Validation rows never train, so early stopping does not peek at the test set.
+ * chosen by `seed`; the row numbers of each part are returned too. Validation rows never train, so early stopping does not peek at the test set.
  */
-export function stratifiedSplit(set: ImageSet, fraction: number, seed: number): { train: ImageSet; val: ImageSet } {
+export function stratifiedSplit(set: ImageSet, fraction: number, seed: number): { train: ImageSet; val: ImageSet; trainRows: number[]; valRows: number[] } {
   const rng = new Rng(seed);
   const byClass = new Map<number, number[]>();
   for (let i = 0; i < set.n; i++) byClass.set(set.labels[i], [...(byClass.get(set.labels[i]) ?? []), i]);
@@ -33,7 +33,8 @@ export function stratifiedSplit(set: ImageSet, fraction: number, seed: number): 
   }
   const isVal = new Set(valRows);
   const trainRows = Array.from({ length: set.n }, (_, i) => i).filter((i) => !isVal.has(i));
-  return { train: subset(set, trainRows), val: subset(set, valRows.sort((a, b) => a - b)) };
+  valRows.sort((a, b) => a - b);
+  return { train: subset(set, trainRows), val: subset(set, valRows), trainRows, valRows };
 }
 
 /** Concatenates sets of equal image size and channels (pooled data of several sites). */

@@ -20,7 +20,7 @@ const config = (over: Partial<TrainConfig> = {}): TrainConfig => ({
   optimizer: { kind: 'adam' },
   schedule: { lr: 0.03, kind: 'cosine', warmupSteps: 2 },
   seed: 5,
-  augment: { flip: 0.5, shift: 1 },
+  augment: { flip: 0.5, rotateDeg: 10, scale: 0.1, intensity: 0.1, gamma: 0.1, noise: 0.02 },
   ...over,
 });
 

@@ -1,8 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../core/rng.ts';
 import { initBackend } from '../../engine/backend.ts';
-import { augmentImage } from '../../train/augment.ts';
 import { classificationTask } from '../../train/classification.ts';
 import { LocalOptimizer } from '../../train/optimizer.ts';
 import { diceBceLoss } from '../../train/segmentation.ts';
@@ -54,31 +52,5 @@ describe('trainStep with a proximal term', () => {
     // loss = μ/2·‖w − a‖² = 1·(1 + 4 + 4 + 9) = 18; w ← w − 0.1·2·(w − a)
     expect(loss).toBeCloseTo(18, 5);
     expect(Array.from(vars[0].dataSync())).toEqual([0.8, 1.6, 2.6, 3.4].map((v) => expect.closeTo(v, 6)));
-  });
-});
-
-describe('augmentImage', () => {
-  it('flips and shifts image and mask alike, zero-filling', () => {
-    const img = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    const flipped = img.slice();
-    augmentImage(flipped, undefined, 3, 1, { flip: 1 }, new Rng(1));
-    expect(Array.from(flipped)).toEqual([3, 2, 1, 6, 5, 4, 9, 8, 7]);
-    // shift of 1: draws (after the flip draw) dy, dx ∈ {−1, 0, 1}; compare with a direct shift of what was drawn
-    for (let seed = 0; seed < 20; seed++) {
-      const a = img.slice();
-      const mask = Float32Array.from([0, 0, 0, 0, 1, 0, 0, 0, 0]);
-      augmentImage(a, mask, 3, 1, { flip: 0, shift: 1 }, new Rng(seed));
-      const r = new Rng(seed);
-      r.next();
-      const dy = r.int(3) - 1;
-      const dx = r.int(3) - 1;
-      const want = Array.from({ length: 9 }, (_, p) => {
-        const sy = Math.floor(p / 3) - dy;
-        const sx = (p % 3) - dx;
-        return sy >= 0 && sy < 3 && sx >= 0 && sx < 3 ? img[sy * 3 + sx] : 0;
-      });
-      expect(Array.from(a)).toEqual(want);
-      expect(mask[(1 + dy) * 3 + 1 + dx]).toBe(1);
-    }
   });
 });

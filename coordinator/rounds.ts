@@ -95,7 +95,7 @@ export class RoundEngine {
       if (r.phase === 'train' && r.sampled.includes(siteId) && !answered('train'))
         return { kind: 'train', round: r.round, modelSha256: r.modelIn, config: { ...r.config, round: r.round, localEpochs: Number(r.config.localEpochs) }, retryAfterMs: 0 };
       if (r.phase === 'evaluate' && r.evalSites.includes(siteId) && !answered('evaluate'))
-        return { kind: 'evaluate', round: r.round, modelSha256: r.modelOut!, config: { round: r.round, localEpochs: 0 }, retryAfterMs: 0 };
+        return { kind: 'evaluate', round: r.round, modelSha256: r.modelOut!, config: { ...r.config, round: r.round, localEpochs: Number(r.config.localEpochs) }, retryAfterMs: 0 };
       return { ...wait, round: r.round };
     });
   }

@@ -10,8 +10,8 @@ const PIPELINE_DEPTH = 4;
 
 /**
  * A pool of worker threads that decode and preprocess images in parallel (data/worker.ts,
- * started with `--import tsx`). Jobs go to the least-busy worker; results come back with
- * their buffers transferred.
+ * started through the plain-JS bootstrap data/worker-entry.js, which registers tsx).
+ * Jobs go to the least-busy worker; results come back with their buffers transferred.
  */
 export class PreprocessPool {
   private readonly workers: Worker[] = [];
@@ -23,7 +23,7 @@ export class PreprocessPool {
   /** Starts `size` workers (default: one per core). */
   constructor(size = availableParallelism()) {
     for (let i = 0; i < Math.max(1, size); i++) {
-      const w = new Worker(new URL('./worker.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });
+      const w = new Worker(new URL('./worker-entry.js', import.meta.url));
       w.on('message', (r: WorkerReply) => this.settle(i, r));
       w.on('error', (e) => this.failAll(e));
       this.workers.push(w);

@@ -52,7 +52,7 @@ function issue(ca: { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey 
 }
 
 /**
- * Creates a CA, a coordinator certificate (CN "coordinator", SANs `hosts`) and, per site, a
+ * Creates a CA, a coordinator certificate (CN "coordinator", SANs "coordinator" and `hosts`) and, per site, a
  * client certificate whose CN is the site id (the coordinator checks it against the caller
  * under mutual TLS) and a random token. For trials; a consortium would use its own PKI.
  */
@@ -69,7 +69,7 @@ export function makeTrialCredentials(sites: string[], hosts: string[], days = 36
   const ca = { cert: caCert, key: caKeys.privateKey };
   const out: TrialCredentials = {
     ca: { cert: forge.pki.certificateToPem(caCert), key: caKeys.pem },
-    coordinator: issue(ca, 'coordinator', days, 'server', hosts),
+    coordinator: issue(ca, 'coordinator', days, 'server', [...new Set(['coordinator', ...hosts])]),
     sites: {},
     tokensFile: '',
   };

@@ -63,7 +63,7 @@ export function register(program: Command): void {
     .option('--ca <file>', 'CA certificate that signed the coordinator certificate (TLS)')
     .option('--cert <file>', 'this site certificate (mutual TLS)')
     .option('--key <file>', 'this site private key (mutual TLS)')
-    .option('--server-name <name>', 'name to check the coordinator certificate against', 'coordinator')
+    .option('--server-name <name>', 'name to check the coordinator certificate against (e.g. coordinator, when dialling an address not in it)')
     .option('--insecure', 'plain-text transport (loopback coordinator only)')
     .option('--delta', 'send weight deltas instead of weights')
     .option('--trainer <kind>', 'kd (distillation with train/) or toy (plumbing dry run: SITE_DIR/toy-site.json)', oneOf(['kd', 'toy'] as const), 'kd')

@@ -83,7 +83,7 @@ export function planSite(seed: number, site: SiteProfile, count: number, testFra
 
 async function maskPng(mask: Uint8Array, size: number): Promise<Buffer> {
   const grey = Buffer.from(mask.map((v) => (v ? 255 : 0)));
-  return sharp(grey, { raw: { width: size, height: size, channels: 1 } }).png({ compressionLevel: 9 }).toBuffer();
+  return sharp(grey, { raw: { width: size, height: size, channels: 1 } }).toColourspace('b-w').png({ compressionLevel: 9 }).toBuffer();
 }
 
 async function prepareOut(out: string, force: boolean): Promise<void> {

@@ -24,8 +24,8 @@ export interface Nodule {
   lobes: [number, number][];
 }
 
-/** The default ranges: nodules of about 8–22 mm on a 400 mm field, faint to clear. */
-export const DEFAULT_NODULE_RANGES: NoduleRanges = { radius: [0.04, 0.11], contrast: [0.06, 0.16] };
+/** The default ranges: nodules of about 9–24 mm on a 400 mm field, faint to clear. */
+export const DEFAULT_NODULE_RANGES: NoduleRanges = { radius: [0.045, 0.12], contrast: [0.07, 0.18] };
 
 /** Draws a nodule inside one of the patient's lungs; sizes are log-uniform, so small ones are common. */
 export function sampleNodule(rng: Rng, a: Anatomy, ranges: NoduleRanges = DEFAULT_NODULE_RANGES): Nodule {

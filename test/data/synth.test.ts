@@ -1,0 +1,203 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256 } from '../../core/files.ts';
+import { decodeImageFile } from '../../data/decode.ts';
+import { TransferSyntax } from '../../data/synth/dicom-writer.ts';
+import type { FederationManifest } from '../../data/synth/federation.ts';
+import { synthesizeImage } from '../../data/synth/image.ts';
+import { siteProfiles } from '../../data/synth/sites.ts';
+import { runCli } from '../helpers/cli.ts';
+import { cleanup, dcmtkPixels, tempDir } from './dcmtk.ts';
+
+const SEED = 7;
+const SIZE = 64;
+const ARGS = ['--sites', '4', '--images-per-site', '6', '--size', String(SIZE), '--seed', String(SEED)];
+const root = tempDir('synth');
+const outA = path.join(root, 'a');
+const outB = path.join(root, 'b');
+let manifest: FederationManifest;
+
+/** Every file under `dir` with its sha256, relative paths sorted. */
+function tree(dir: string): [string, string][] {
+  const out: [string, string][] = [];
+  const walk = (d: string): void => {
+    for (const f of readdirSync(d).sort()) {
+      const p = path.join(d, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push([path.relative(dir, p), sha256(readFileSync(p))]);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+interface Row {
+  site: string;
+  split: 'train' | 'test';
+  file: string;
+  label: number;
+  mask: string;
+  index: number;
+}
+
+function rows(): Row[] {
+  return manifest.sites.flatMap((s) =>
+    (['train', 'test'] as const).flatMap((split) => {
+      const lines = readFileSync(path.join(outA, s.name, split, 'labels.csv'), 'utf8').trim().split('\n');
+      expect(lines[0]).toBe('file,label,mask');
+      return lines.slice(1).map((l) => {
+        const [file, label, mask] = l.split(',');
+        return { site: s.name, split, file, label: Number(label), mask, index: Number(/-(\d+)\.dcm$/.exec(file)![1]) - 1 };
+      });
+    }),
+  );
+}
+
+function source(r: Row): ReturnType<typeof synthesizeImage> {
+  const profile = siteProfiles(4, SEED, 3).find((p) => p.name === r.site)!;
+  return synthesizeImage(SEED, profile, r.index, r.label === 1, SIZE);
+}
+
+beforeAll(() => {
+  for (const out of [outA, outB]) {
+    const r = runCli(['synth', '--out', out, ...ARGS, '--json']);
+    expect(r.stderr).toContain('wrote 36 images');
+    expect(r.code).toBe(0);
+  }
+  manifest = JSON.parse(readFileSync(path.join(outA, 'federation.json'), 'utf8')) as FederationManifest;
+});
+afterAll(() => cleanup(root));
+
+describe('fedkd synth', () => {
+  it('gives byte-identical folders for the same seed', () => {
+    const a = tree(outA);
+    expect(a.length).toBe(36 * 2 + 8 + 1);
+    expect(tree(outB)).toEqual(a);
+  });
+
+  it('describes sites that differ the way hospitals do', () => {
+    const s = manifest.sites;
+    expect(s.map((x) => x.name)).toEqual(['site-a', 'site-b', 'site-c', 'site-d']);
+    expect(s.map((x) => x.train.images + x.test.images)).toEqual([18, 6, 6, 6]);
+    expect(s.filter((x) => x.profile.scanner.photometric === 'MONOCHROME1').length).toBe(1);
+    expect(s.filter((x) => x.profile.transferSyntax === TransferSyntax.rleLossless).length).toBe(1);
+    expect(new Set(s.map((x) => x.profile.scanner.bitsStored))).toEqual(new Set([12, 16]));
+    expect(new Set(s.map((x) => x.profile.scanner.signed))).toEqual(new Set([true, false]));
+    expect(new Set(s.map((x) => x.matrix)).size).toBe(3);
+    expect(new Set(s.map((x) => x.profile.prevalence)).size).toBe(4);
+    for (const x of s) expect(x.test.positives).toBeGreaterThan(0);
+    for (const x of s) expect(x.test.images - x.test.positives).toBeGreaterThan(0);
+  });
+
+  it('lists every image in labels.csv with a PNG mask that marks exactly the nodule', async () => {
+    const all = rows();
+    expect(all.length).toBe(36);
+    for (const r of all) {
+      const site = manifest.sites.find((s) => s.name === r.site)!;
+      const { data, info } = await sharp(path.join(outA, r.site, r.split, r.mask)).raw().toBuffer({ resolveWithObject: true });
+      expect([info.width, info.height, info.channels]).toEqual([site.matrix, site.matrix, 1]);
+      const src = source(r);
+      expect(Array.from(data)).toEqual(Array.from(src.mask, (v) => v * 255));
+      expect(data.some((v) => v > 0)).toBe(r.label === 1);
+    }
+  });
+
+  it('writes DICOM that dcmdump reads without complaint, with the headers of its site', () => {
+    for (const r of rows()) {
+      const site = manifest.sites.find((s) => s.name === r.site)!;
+      const file = path.join(outA, r.site, r.split, r.file);
+      const d = spawnSync('dcmdump', ['-M', file], { encoding: 'utf8' });
+      expect(d.stderr).toBe('');
+      expect(d.status).toBe(0);
+      const out = d.stdout;
+      expect(out).toContain(`(0028,0010) US ${site.matrix}`);
+      expect(out).toContain(`(0028,0011) US ${site.matrix}`);
+      expect(out).toContain(`(0028,0004) CS [${site.profile.scanner.photometric}]`);
+      expect(out).toContain(`(0028,0101) US ${site.profile.scanner.bitsStored}`);
+      expect(out).toContain(`(0028,0103) US ${site.profile.scanner.signed ? 1 : 0}`);
+      expect(out).toContain(`(0008,0060) CS [${site.profile.modality}]`);
+      const spacing = Number(/\(0028,0030\) DS \[([\d.]+)\\/.exec(out)?.[1]);
+      expect(spacing).toBeCloseTo(400 / site.matrix, 6);
+      for (const tag of ['0008,0018', '0020,000d', '0020,000e']) expect(out).toMatch(new RegExp(`\\(${tag}\\) UI \\[2\\.25\\.\\d+\\]`));
+      const tsName = { [TransferSyntax.explicitLittle]: 'LittleEndianExplicit', [TransferSyntax.implicitLittle]: 'LittleEndianImplicit', [TransferSyntax.rleLossless]: 'RLELossless' }[site.profile.transferSyntax];
+      expect(out).toContain(`(0002,0010) UI =${tsName}`);
+    }
+  });
+
+  it('stores exactly the generated pixels: dcmtk and data/decode.ts both decode every file to the source array', async () => {
+    for (const r of rows()) {
+      const file = path.join(outA, r.site, r.split, r.file);
+      const src = source(r);
+      expect(sha256(readFileSync(file))).toBe(sha256(src.dicom));
+      const rle = manifest.sites.find((s) => s.name === r.site)!.profile.transferSyntax === TransferSyntax.rleLossless;
+      const raw = dcmtkPixels(file, rle ? 'dcmdrle' : null);
+      const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      const signed = src.image.pixelRepresentation === 1;
+      const dcmtkStored = Array.from({ length: src.image.stored.length }, (_, i) => (signed ? dv.getInt16(i * 2, true) : dv.getUint16(i * 2, true)));
+      expect(dcmtkStored).toEqual(Array.from(src.image.stored));
+      const img = await decodeImageFile(file);
+      const modality = Array.from(src.image.stored, (v) => v * src.image.rescaleSlope + src.image.rescaleIntercept);
+      expect(Array.from(img.pixels[0])).toEqual(modality);
+      expect(img.invert).toBe(src.image.photometric === 'MONOCHROME1');
+      expect(img.windows[0]).toEqual({ center: src.image.windowCenter, width: src.image.windowWidth });
+    }
+  });
+
+  it('converts with dcm2pnm to an image whose brightness follows density (MONOCHROME1 inverted)', () => {
+    const dir = path.join(root, 'pnm');
+    mkdirSync(dir);
+    for (const r of rows()) {
+      const src = source(r);
+      const out = path.join(dir, `${r.site}-${r.index}.pgm`);
+      const c = spawnSync('dcm2pnm', ['+opw', path.join(outA, r.site, r.split, r.file), out], { encoding: 'utf8' });
+      expect(c.stderr).toBe('');
+      expect(c.status).toBe(0);
+      const tokens = readFileSync(out, 'utf8').trim().split(/\s+/);
+      expect(tokens.slice(0, 3)).toEqual(['P2', String(src.image.columns), String(src.image.rows)]);
+      const pgm = tokens.slice(4).map(Number);
+      expect(pgm.length).toBe(src.image.stored.length);
+      const sign = src.image.photometric === 'MONOCHROME1' ? -1 : 1;
+      const expected = Array.from(src.image.stored, (v) => sign * (v * src.image.rescaleSlope + src.image.rescaleIntercept));
+      expect(correlation(pgm, expected)).toBeGreaterThan(0.9999);
+    }
+  });
+
+  it('refuses a non-empty folder and an earlier federation without --force, in one line', () => {
+    const other = path.join(root, 'other');
+    mkdirSync(other);
+    writeFileSync(path.join(other, 'notes.txt'), 'keep me');
+    const small = ['--sites', '1', '--images-per-site', '2', '--size', '32'];
+    const r1 = runCli(['synth', '--out', other, ...small]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r1.stderr).toContain('holds no federation.json');
+    const fed = path.join(root, 'small');
+    expect(runCli(['synth', '--out', fed, ...small]).code).toBe(0);
+    const r2 = runCli(['synth', '--out', fed, ...small]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain('--force');
+    const r3 = runCli(['synth', '--out', fed, ...small, '--seed', '3', '--force']);
+    expect(r3.code).toBe(0);
+    expect(readdirSync(fed).sort()).toEqual(['federation.json', 'site-a']);
+    const bad = runCli(['synth', '--out', fed, '--size', '8']);
+    expect(bad.code).toBe(2);
+  });
+});
+
+function correlation(a: number[], b: number[]): number {
+  const n = a.length;
+  const ma = a.reduce((s, v) => s + v, 0) / n;
+  const mb = b.reduce((s, v) => s + v, 0) / n;
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < n; i++) {
+    sab += (a[i] - ma) * (b[i] - mb);
+    saa += (a[i] - ma) ** 2;
+    sbb += (b[i] - mb) ** 2;
+  }
+  return sab / Math.sqrt(saa * sbb);
+}

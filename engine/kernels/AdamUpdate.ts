@@ -1,0 +1,43 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { adamUpdateImpl, type AdamHyper } from './AdamUpdate_impl.ts';
+
+/** Name of fedkd's fused Adam kernel: inputs {x, g, m, v}, attrs AdamHyper, outputs [x′, m′, v′]. */
+export const ADAM_UPDATE = 'FedkdAdamUpdate';
+
+type Args<B> = { inputs: tf.NamedTensorInfoMap; backend: B; attrs?: tf.NamedAttrMap };
+
+function parts(args: Args<unknown>): [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo, tf.TensorInfo, AdamHyper] {
+  const { x, g, m, v } = args.inputs as Record<'x' | 'g' | 'm' | 'v', tf.TensorInfo>;
+  return [x, g, m, v, args.attrs as unknown as AdamHyper];
+}
+
+function adamUpdateWasm(args: Args<BackendWasm>): tf.TensorInfo[] {
+  const b = args.backend;
+  const [x, g, m, v, h] = parts(args);
+  const outs = [x, m, v].map((t) => b.makeOutput(t.shape, 'float32'));
+  const f = (t: tf.TensorInfo): Float32Array => b.typedArrayFromHeap(t) as Float32Array;
+  adamUpdateImpl(f(x), f(g), f(m), f(v), h, f(outs[0]), f(outs[1]), f(outs[2]));
+  return outs;
+}
+
+/** What the cpu kernel needs of MathBackendCPU. */
+interface HostBackend {
+  readSync(dataId: tf.DataId): unknown;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
+}
+
+function adamUpdateCpu(args: Args<HostBackend>): tf.TensorInfo[] {
+  const b = args.backend;
+  const [x, g, m, v, h] = parts(args);
+  const r = (t: tf.TensorInfo): Float32Array => b.readSync(t.dataId) as Float32Array;
+  const outs = [x, m, v].map((t) => new Float32Array(t.shape.reduce((p, s) => p * s, 1)));
+  adamUpdateImpl(r(x), r(g), r(m), r(v), h, outs[0], outs[1], outs[2]);
+  return outs.map((o, i) => b.makeTensorInfo([x, m, v][i].shape, 'float32', o));
+}
+
+/** The fused Adam kernel for wasm (on the heap) and cpu. */
+export const ADAM_UPDATE_KERNELS: readonly tf.KernelConfig[] = [
+  { kernelName: ADAM_UPDATE, backendName: 'wasm', kernelFunc: adamUpdateWasm as unknown as tf.KernelFunc },
+  { kernelName: ADAM_UPDATE, backendName: 'cpu', kernelFunc: adamUpdateCpu as unknown as tf.KernelFunc },
+];

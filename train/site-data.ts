@@ -1,0 +1,26 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../core/errors.ts';
+import { loadDataset, type Dataset, type PreprocessInput } from '../data/index.ts';
+
+/**
+ * The dataset folder of one part of a site: `<site>/train` or `<site>/test` (docs/CONTRACTS.md).
+ * A folder holding labels.csv itself counts as its own training part. Undefined when absent.
+ */
+export function sitePart(site: string, part: 'train' | 'test'): string | undefined {
+  if (!existsSync(site)) throw new UserError(`no such site folder: ${site}`);
+  const sub = path.join(site, part);
+  if (existsSync(path.join(sub, 'labels.csv'))) return sub;
+  if (part === 'train' && existsSync(path.join(site, 'labels.csv'))) return site;
+  return undefined;
+}
+
+/** Loads one part of a site with the preprocessing; a missing training part is a UserError. */
+export async function loadSitePart(site: string, part: 'train' | 'test', preprocess: PreprocessInput): Promise<Dataset | undefined> {
+  const dir = sitePart(site, part);
+  if (!dir) {
+    if (part === 'train') throw new UserError(`${site} has no training data (expected ${path.join(site, 'train', 'labels.csv')})`);
+    return undefined;
+  }
+  return loadDataset(dir, preprocess);
+}

@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../core/rng.ts';
+import { lungField, sampleAnatomy } from '../../data/synth/anatomy.ts';
+import { planSite } from '../../data/synth/federation.ts';
+import { siteMatrix, synthesizeImage } from '../../data/synth/image.ts';
+import { sampleNodule, noduleDensity } from '../../data/synth/nodule.ts';
+import { renderPhantom } from '../../data/synth/phantom.ts';
+import { acquire, gaussianBlur } from '../../data/synth/scanner.ts';
+import { siteName, siteProfiles } from '../../data/synth/sites.ts';
+
+const SIZE = 96;
+
+function mean(a: ArrayLike<number>, keep: (i: number) => boolean): number {
+  let s = 0;
+  let n = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (!keep(i)) continue;
+    s += a[i];
+    n++;
+  }
+  return s / n;
+}
+
+describe('chest phantom', () => {
+  it('has dark lungs, a bright spine and abdomen, and the nodule only inside a lung', () => {
+    for (let p = 0; p < 10; p++) {
+      const rng = new Rng(p);
+      const a = sampleAnatomy(rng.fork('anatomy'));
+      const n = sampleNodule(rng.fork('nodule'), a);
+      expect(lungField(a, n.x, n.y)).toBeGreaterThan(0.95);
+      const { density } = renderPhantom(a, null, SIZE);
+      const xy = (i: number): [number, number] => [(((i % SIZE) + 0.5) / SIZE) * 2 - 1, ((Math.floor(i / SIZE) + 0.5) / SIZE) * 2 - 1];
+      const lung = mean(density, (i) => lungField(a, ...xy(i)) > 0.95);
+      const spine = mean(density, (i) => Math.abs(xy(i)[0]) < 0.03 && Math.abs(xy(i)[1]) < 0.5);
+      const abdomen = mean(density, (i) => xy(i)[1] > 0.8 && Math.abs(xy(i)[0]) < 0.5);
+      expect(spine - lung).toBeGreaterThan(0.2);
+      expect(abdomen - lung).toBeGreaterThan(0.2);
+    }
+  });
+
+  it('adds the nodule where its mask is, at least half its contrast on every mask pixel, and nothing far away', () => {
+    for (let p = 0; p < 10; p++) {
+      const rng = new Rng(100 + p);
+      const a = sampleAnatomy(rng.fork('anatomy'));
+      const n = sampleNodule(rng.fork('nodule'), a);
+      const plain = renderPhantom(a, null, SIZE);
+      const withNodule = renderPhantom(a, n, SIZE);
+      expect(plain.mask.every((v) => v === 0)).toBe(true);
+      let inMask = 0;
+      for (let i = 0; i < SIZE * SIZE; i++) {
+        const added = withNodule.density[i] - plain.density[i];
+        if (withNodule.mask[i]) {
+          inMask++;
+          expect(added).toBeGreaterThanOrEqual(n.contrast / 2 - 1e-6);
+        } else {
+          expect(added).toBeLessThanOrEqual(n.contrast / 2 + 1e-6);
+        }
+        const x = (((i % SIZE) + 0.5) / SIZE) * 2 - 1;
+        const y = ((Math.floor(i / SIZE) + 0.5) / SIZE) * 2 - 1;
+        const px = (x - a.shiftX) / a.scale;
+        const py = (y - a.shiftY) / a.scale;
+        if (Math.hypot(px - n.x, py - n.y) > 4 * n.radius) expect(added).toBeLessThan(0.01 * n.contrast);
+      }
+      // the mask's area is close to the half-maximum disc's (π r², lobulation changes it a little)
+      const disc = Math.PI * (((n.radius * a.scale) / 2) * SIZE) ** 2;
+      expect(inMask / disc).toBeGreaterThan(0.6);
+      expect(inMask / disc).toBeLessThan(1.5);
+      expect(noduleDensity(n, n.x, n.y)).toBeGreaterThan(n.contrast / 2);
+    }
+  });
+});
+
+describe('scanners', () => {
+  const profiles = siteProfiles(6, 1, 3);
+
+  it('store brighter-on-display values for denser tissue at every site, MONOCHROME1 included', () => {
+    const a = sampleAnatomy(new Rng(5));
+    const { density } = renderPhantom(a, null, 64);
+    for (const p of profiles) {
+      const img = acquire(p.scanner, density, 64, new Rng(9));
+      const sign = img.photometric === 'MONOCHROME1' ? -1 : 1;
+      const display = Array.from(img.stored, (v) => sign * (v * img.rescaleSlope + img.rescaleIntercept));
+      expect(correlation(display, Array.from(density))).toBeGreaterThan(0.95);
+      const lo = -(2 ** (img.bitsStored - 1)) * img.pixelRepresentation;
+      const hi = lo + 2 ** img.bitsStored - 1;
+      expect(Math.min(...img.stored)).toBeGreaterThanOrEqual(lo);
+      expect(Math.max(...img.stored)).toBeLessThanOrEqual(hi);
+      // the file's window spans the lung field and the mediastinum
+      const lungs = mean(display, (i) => density[i] < 0.3 && density[i] > 0.15);
+      const wLo = sign * (img.windowCenter - img.windowWidth / 2);
+      const wHi = sign * (img.windowCenter + img.windowWidth / 2);
+      expect(lungs).toBeGreaterThan(Math.min(wLo, wHi));
+      expect(lungs).toBeLessThan(Math.max(wLo, wHi));
+    }
+  });
+
+  it('blurs with a normalised Gaussian: a delta becomes the separable kernel', () => {
+    const n = 15;
+    const img = new Float32Array(n * n);
+    img[7 * n + 7] = 1;
+    gaussianBlur(img, n, 1.2);
+    const g = (d: number): number => Math.exp(-(d * d) / (2 * 1.44));
+    let z = 0;
+    for (let d = -4; d <= 4; d++) z += g(d);
+    expect(img.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 5);
+    expect(img[7 * n + 7]).toBeCloseTo(1 / (z * z), 6);
+    expect(img[7 * n + 9]).toBeCloseTo(g(2) / (z * z), 6);
+    expect(img[5 * n + 8]).toBeCloseTo((g(2) * g(1)) / (z * z), 6);
+  });
+
+  it('names sites past z and jitters the archetypes for sites past the fourth', () => {
+    expect([0, 25, 26, 27].map(siteName)).toEqual(['site-a', 'site-z', 'site-aa', 'site-ab']);
+    expect(profiles[4].scanner.photometric).toBe(profiles[0].scanner.photometric);
+    expect(profiles[4].scanner.gamma).not.toBe(profiles[0].scanner.gamma);
+    expect(profiles.map((p) => p.sizeFactor)).toEqual([3, 1, 1, 1, 1, 1]);
+    expect(profiles.map((p) => siteMatrix(128, p)).slice(0, 4)).toEqual([128, 128, 96, 160]);
+  });
+});
+
+describe('site plans', () => {
+  it('draw round(prevalence·n) positives and a stratified test split, the same for the same seed', () => {
+    const [site] = siteProfiles(1, 4, 3);
+    const plan = planSite(4, site, 40, 0.25);
+    expect(plan.filter((p) => p.label === 1).length).toBe(Math.round(site.prevalence * 40));
+    const test = plan.filter((p) => p.split === 'test');
+    expect(test.filter((p) => p.label === 1).length).toBe(Math.round(Math.round(site.prevalence * 40) * 0.25));
+    expect(test.filter((p) => p.label === 0).length).toBe(Math.round((40 - Math.round(site.prevalence * 40)) * 0.25));
+    expect(planSite(4, site, 40, 0.25)).toEqual(plan);
+    expect(planSite(5, site, 40, 0.25).map((p) => p.label)).not.toEqual(plan.map((p) => p.label));
+  });
+
+  it('give different images for different seeds and the same bytes for the same one', () => {
+    const [site] = siteProfiles(1, 0, 3);
+    const a = synthesizeImage(1, site, 0, true, 48);
+    expect(Buffer.compare(Buffer.from(a.dicom), Buffer.from(synthesizeImage(1, site, 0, true, 48).dicom))).toBe(0);
+    expect(Buffer.compare(Buffer.from(a.dicom), Buffer.from(synthesizeImage(2, site, 0, true, 48).dicom))).not.toBe(0);
+  });
+});
+
+function correlation(a: number[], b: number[]): number {
+  const n = a.length;
+  const ma = a.reduce((s, v) => s + v, 0) / n;
+  const mb = b.reduce((s, v) => s + v, 0) / n;
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < n; i++) {
+    sab += (a[i] - ma) * (b[i] - mb);
+    saa += (a[i] - ma) ** 2;
+    sbb += (b[i] - mb) ** 2;
+  }
+  return sab / Math.sqrt(saa * sbb);
+}

@@ -111,6 +111,14 @@ function outputNodes(b: Builder, layer: tf.layers.Layer, kind: LayerKind, ins: n
   return newNodes(b, outC, null, true);
 }
 
+/** A shared or multi-output layer: its inputs are never pruned, its outputs are new blocked channels. */
+function opaqueNodes(b: Builder, nodes: readonly { inputTensors: tf.SymbolicTensor[]; outputTensors: tf.SymbolicTensor[] }[], byTensor: Map<number, number[]>): void {
+  for (const node of nodes) {
+    node.inputTensors.forEach((t) => byTensor.get(t.id)!.forEach((n) => (b.blocked[n] = true)));
+    node.outputTensors.forEach((t) => byTensor.set(t.id, newNodes(b, lastDim(t.shape), null, true)));
+  }
+}
+
 /** Producers that read only model-input channels: the stem. */
 function stemProducers(layers: LayerChannels[], b: Builder): Set<string> {
   return new Set(layers.filter((l) => l.kind === 'producer' && l.inputs.flat().every((n) => b.producer[n] === null)).map((l) => l.name));
@@ -126,15 +134,19 @@ export function analyzeChannels(model: tf.LayersModel, opts: ExcludeOptions = {}
   for (const name of excluded) if (!known.has(name)) throw new Error(`no layer named '${name}' to exclude`);
   for (const t of model.inputs) byTensor.set(t.id, newNodes(b, lastDim(t.shape), null, true));
   for (const layer of model.layers) {
+    // nodes of this model only: a layer reused by another model also has nodes there
+    const nodes = layer.inboundNodes.filter((n) => n.inputTensors.every((t) => byTensor.has(t.id)));
+    if (!nodes.length) throw new Error(`layer ${layer.name}: input not analysed yet (model not topologically ordered)`);
+    if (nodes.length > 1 || nodes[0].outputTensors.length > 1) {
+      opaqueNodes(b, nodes, byTensor);
+      layers.push({ name: layer.name, kind: 'opaque', className: layer.getClassName(), inputs: [], output: [] });
+      continue;
+    }
     const kind = layerKind(layer);
-    const node = layer.inboundNodes[0];
-    const ins = kind === 'input' ? [] : node.inputTensors.map((t) => {
-      const s = byTensor.get(t.id);
-      if (!s) throw new Error(`layer ${layer.name}: input not analysed yet (model not topologically ordered)`);
-      return s;
-    });
+    const node = nodes[0];
+    const ins = kind === 'input' ? [] : node.inputTensors.map((t) => byTensor.get(t.id)!);
     const output = outputNodes(b, layer, kind, ins, excluded.has(layer.name));
-    node.outputTensors.forEach((t) => byTensor.set(t.id, output));
+    byTensor.set(node.outputTensors[0].id, output);
     layers.push({ name: layer.name, kind, className: layer.getClassName(), inputs: ins, output });
   }
   const block = (nodes: number[]): void => nodes.forEach((n) => (b.blocked[n] = true));

@@ -9,7 +9,7 @@ import type * as tf from '@tensorflow/tfjs';
  * - `concat`: concatenation on the channel axis (channel indices are offset);
  * - `flatten`: NHWC flatten, channel c becomes every position k with k mod C = c;
  * - `input`: a model input (never pruned);
- * - `opaque`: anything else; channels through it are never pruned.
+ * - `opaque`: anything else (and any channels-first layer); channels through it are never pruned.
  */
 export type LayerKind = 'producer' | 'channelwise' | 'tie' | 'concat' | 'flatten' | 'input' | 'opaque';
 
@@ -53,7 +53,7 @@ export function layerKind(layer: tf.layers.Layer): LayerKind {
   const cls = layer.getClassName();
   const cfg = config(layer);
   if (cls === 'InputLayer') return 'input';
-  if (layer.inboundNodes.length !== 1) return 'opaque';
+  if (cfg.dataFormat === 'channelsFirst') return 'opaque';
   if (PRODUCERS.has(cls)) {
     if (!ZERO_PRESERVING.has(cfg.activation as string)) return 'opaque';
     if (cls === 'SeparableConv2D' && cfg.depth_multiplier !== 1 && cfg.depthMultiplier !== 1) return 'opaque';

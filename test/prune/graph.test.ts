@@ -86,4 +86,39 @@ describe('channel groups follow the layer graph', () => {
     expect(blockedCount(g, 'c')).toBe(0);
     expect(blockedCount(g, 'd')).toBe(6); // model output
   });
+
+  it('treats a layer shared by two branches as opaque, and ignores nodes a layer has in another model', () => {
+    const L = tf.layers;
+    const input = tf.input({ shape: [6, 6, 3] });
+    const a = L.conv2d({ filters: 4, kernelSize: 1, name: 'a' }).apply(input) as tf.SymbolicTensor;
+    const shared = L.conv2d({ filters: 5, kernelSize: 1, name: 'shared' });
+    const b1 = shared.apply(a) as tf.SymbolicTensor;
+    const c = L.conv2d({ filters: 4, kernelSize: 1, name: 'c' }).apply(a) as tf.SymbolicTensor;
+    const b2 = shared.apply(c) as tf.SymbolicTensor;
+    const sum = L.add({}).apply([b1, b2]) as tf.SymbolicTensor;
+    const d = L.conv2d({ filters: 2, kernelSize: 1, name: 'd' }).apply(sum) as tf.SymbolicTensor;
+    const g = analyzeChannels(tf.model({ inputs: input, outputs: d }));
+    expect(g.layers.find((l) => l.name === 'shared')?.kind).toBe('opaque');
+    expect(blockedCount(g, 'a')).toBe(4); // feeds the shared layer
+    expect(blockedCount(g, 'c')).toBe(4);
+
+    const first = tf.model({ inputs: input, outputs: c });
+    const again = tf.model({ inputs: input, outputs: L.dense({ units: 2 }).apply(L.flatten().apply(c)) as tf.SymbolicTensor });
+    expect(blockedCount(analyzeChannels(first), 'c')).toBe(4); // output of the first model
+    expect(blockedCount(analyzeChannels(again), 'c')).toBe(0); // prunable in the second
+  });
+
+  it('analyses a Sequential model', () => {
+    const m = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 6, kernelSize: 3, name: 's1' }),
+        tf.layers.batchNormalization({ name: 'sbn' }),
+        tf.layers.flatten({}),
+        tf.layers.dense({ units: 2, name: 'sout' }),
+      ],
+    });
+    const g = analyzeChannels(m);
+    expect(g.groups.map((x) => x.producers)).toEqual([['s1'], ['sout']]);
+    expect(inputSources(g, 'sout')[7]).toBe('s1:1');
+  });
 });

@@ -85,4 +85,22 @@ describe('physical surgery', () => {
     for (let p = 0; p < 9; p++) keep.forEach((c, j) => expect(sdw.data[p * 4 + j]).toBe(dw[p * 8 + c]));
     expect(weightValues(small, 'b1/pw').shape).toEqual([1, 1, 4, 12]);
   });
+
+  it('shrinks a Sequential model too', async () => {
+    const m = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 6, kernelSize: 3, name: 'q1', activation: 'relu' }),
+        tf.layers.batchNormalization({ name: 'qbn' }),
+        tf.layers.flatten({}),
+        tf.layers.dense({ units: 2, name: 'qout' }),
+      ],
+    });
+    randomizeWeights(m, 12);
+    const masks: PruneMasks = { q1: [true, false, true, true, false, false] };
+    const small = await shrinkModel(m, masks);
+    applyMasks(m, masks);
+    const x = randomInput([3, 6, 6, 2], 1);
+    expect(weightValues(small, 'qout').shape).toEqual([16 * 3, 2]);
+    expect(maxAbsDiff(m.predict(x) as tf.Tensor, small.predict(x) as tf.Tensor)).toBeLessThan(1e-5);
+  });
 });

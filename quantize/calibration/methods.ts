@@ -79,6 +79,37 @@ export function quantizedCandidate(counts: ArrayLike<number>, n: number, levels:
 }
 
 /**
+ * KL(P‖Q) for threshold bin i without building arrays: P = counts[0, i) with `outliers` added
+ * to bin i−1; Q = quantizedCandidate(counts, i, levels). Same result as klDivergence on them.
+ */
+function clippedKl(counts: Float64Array, i: number, levels: number, outliers: number): number {
+  const EPS = 1e-10;
+  let sp = outliers;
+  for (let k = 0; k < i; k++) sp += counts[k];
+  const sq = sp - outliers; // Q keeps the mass of counts[0, i)
+  if (sp === 0 || sq === 0) return Infinity;
+  const perLevel = i / levels;
+  let kl = 0;
+  for (let l = 0; l < levels; l++) {
+    const start = Math.floor(l * perLevel);
+    const end = l === levels - 1 ? i : Math.floor((l + 1) * perLevel);
+    let mass = 0;
+    let nonEmpty = 0;
+    for (let k = start; k < end; k++) {
+      mass += counts[k];
+      if (counts[k] !== 0) nonEmpty++;
+    }
+    for (let k = start; k < end; k++) {
+      const pk = (counts[k] + (k === i - 1 ? outliers : 0)) / sp;
+      if (pk === 0) continue;
+      const qk = counts[k] !== 0 ? Math.max(mass / nonEmpty / sq, EPS) : EPS;
+      kl += pk * Math.log(pk / qk);
+    }
+  }
+  return kl;
+}
+
+/**
  * Entropy (KL) calibration, as in TensorRT (Migacz 2017, "8-bit Inference with TensorRT",
  * GTC): for each candidate threshold bin i ≥ levels, P is the histogram's first i bins with
  * the outliers added to bin i−1, Q is P's first i bins quantised to `levels` levels; the
@@ -95,9 +126,7 @@ export function entropyRange(h: AbsHistogram, levels = h.min >= 0 ? 256 : 128): 
   for (let i = bins - 1; i >= levels; i--) outliers += h.counts[i];
   for (let i = levels; i <= bins; i++) {
     // outliers = mass of bins [i, bins)
-    const p = Float64Array.from(h.counts.subarray(0, i) as Float64Array);
-    p[i - 1] += outliers;
-    const kl = klDivergence(p, quantizedCandidate(h.counts.subarray(0, i) as Float64Array, i, levels));
+    const kl = clippedKl(h.counts, i, levels, outliers);
     if (kl < bestKl) {
       bestKl = kl;
       bestI = i;

@@ -75,3 +75,21 @@ describe('calibration methods', () => {
     expect(entropyRange(u, 64).max).toBeGreaterThan(0.95); // a uniform [0,1) keeps nearly all of its range
   });
 });
+
+describe('entropy search', () => {
+  it('agrees with the reference KL built from explicit P and Q arrays', () => {
+    const rng = new Rng(5);
+    const h = emptyHistogram(6, 300);
+    addToHistogram(h, Array.from({ length: 5000 }, () => Math.abs(rng.normal()) * (rng.next() < 0.02 ? 3 : 1)));
+    const levels = 32;
+    let best = 0;
+    let bestKl = Infinity;
+    for (let i = levels; i <= 300; i++) {
+      const p = Array.from(h.counts.subarray(0, i));
+      p[i - 1] += h.counts.subarray(i).reduce((a, b) => a + b, 0);
+      const kl = klDivergence(p, quantizedCandidate(h.counts.subarray(0, i), i, levels));
+      if (kl < bestKl) [best, bestKl] = [i, kl];
+    }
+    expect(entropyRange(h, levels).max).toBeCloseTo(Math.min(h.max, (best * 6) / 300), 10);
+  });
+});

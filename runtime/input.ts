@@ -11,6 +11,11 @@ export interface RasterImage {
   window?: { center: number; width: number };
   /** True when low values are bright (DICOM MONOCHROME1). */
   invert?: boolean;
+  /**
+   * The preprocessing the model was trained with, giving its input [C, H, W] (NCHW without the
+   * batch axis); the CLI wires data/'s here. Without it, toModelInput is used.
+   */
+  toInput?: (shape: readonly [number, number, number]) => Float32Array;
 }
 
 /** The greyscale preview the web page windows itself: quantised to 16 bits over [min, max]. */
@@ -52,23 +57,41 @@ export function windowOf(img: RasterImage): { center: number; width: number } {
   return { center: (min + max) / 2, width: Math.max(max - min, 1e-6) };
 }
 
+/** Source index and weight of each output coordinate along one axis (pixel-centre sampling). */
+function axisTaps(n: number, N: number): { i0: Int32Array; i1: Int32Array; f: Float32Array } {
+  const i0 = new Int32Array(N);
+  const i1 = new Int32Array(N);
+  const f = new Float32Array(N);
+  const scale = n / N;
+  for (let x = 0; x < N; x++) {
+    const fx = Math.min(Math.max((x + 0.5) * scale - 0.5, 0), n - 1);
+    i0[x] = Math.floor(fx);
+    i1[x] = Math.min(i0[x] + 1, n - 1);
+    f[x] = fx - i0[x];
+  }
+  return { i0, i1, f };
+}
+
 /** Samples one channel plane bilinearly at pixel centres: [h, w] → [H, W] (identity when equal). */
 export function resizeBilinear(src: Float32Array, w: number, h: number, W: number, H: number, stride = 1, offset = 0): Float32Array {
   const out = new Float32Array(W * H);
-  const sx = w / W;
-  const sy = h / H;
+  if (w === W && h === H) {
+    for (let i = 0; i < out.length; i++) out[i] = src[i * stride + offset];
+    return out;
+  }
+  const xs = axisTaps(w, W);
+  const ys = axisTaps(h, H);
   for (let y = 0; y < H; y++) {
-    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), h - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, h - 1);
-    const dy = fy - y0;
+    const r0 = ys.i0[y] * w;
+    const r1 = ys.i1[y] * w;
+    const dy = ys.f[y];
     for (let x = 0; x < W; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), w - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, w - 1);
-      const dx = fx - x0;
-      const at = (yy: number, xx: number) => src[(yy * w + xx) * stride + offset];
-      out[y * W + x] = (1 - dy) * ((1 - dx) * at(y0, x0) + dx * at(y0, x1)) + dy * ((1 - dx) * at(y1, x0) + dx * at(y1, x1));
+      const a = xs.i0[x];
+      const b = xs.i1[x];
+      const dx = xs.f[x];
+      const top = (1 - dx) * src[(r0 + a) * stride + offset] + dx * src[(r0 + b) * stride + offset];
+      const bottom = (1 - dx) * src[(r1 + a) * stride + offset] + dx * src[(r1 + b) * stride + offset];
+      out[y * W + x] = (1 - dy) * top + dy * bottom;
     }
   }
   return out;
@@ -77,20 +100,21 @@ export function resizeBilinear(src: Float32Array, w: number, h: number, W: numbe
 /**
  * The model's input for one image, NCHW without the batch axis: the VOI window mapped to
  * [0, 1] (clamped, inverted for MONOCHROME1), resized bilinearly to H×W, grey repeated to 3
- * channels or RGB turned to luma for 1. A stand-in until data/'s preprocessing is wired in.
+ * channels or RGB turned to luma for 1: the stand-in when the image brings no `toInput`.
  */
-export function toModelInput(img: RasterImage, [c, h, w]: readonly [number, number, number]): Float32Array {
+export function toModelInput(img: RasterImage, shape: readonly [number, number, number]): Float32Array {
+  if (img.toInput) return img.toInput(shape);
+  const [c, h, w] = shape;
   const win = windowOf(img);
   const lo = win.center - win.width / 2;
-  const unit = (v: number) => {
-    const u = Math.min(1, Math.max(0, (v - lo) / win.width));
-    return img.invert ? 1 - u : u;
-  };
   const out = new Float32Array(c * h * w);
   const planes = c === 3 && img.channels === 3 ? [0, 1, 2].map((o) => resizeBilinear(img.pixels, img.width, img.height, w, h, 3, o)) : [resizeBilinear(grey(img), img.width, img.height, w, h)];
   for (let ch = 0; ch < c; ch++) {
     const p = planes[Math.min(ch, planes.length - 1)];
-    for (let i = 0; i < h * w; i++) out[ch * h * w + i] = unit(p[i]);
+    for (let i = 0; i < h * w; i++) {
+      const u = Math.min(1, Math.max(0, (p[i] - lo) / win.width));
+      out[ch * h * w + i] = img.invert ? 1 - u : u;
+    }
   }
   return out;
 }

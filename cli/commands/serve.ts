@@ -1,9 +1,13 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { info, warn } from '../../core/log.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { decodeImageBytes, type DecodedImage } from '../../data/decode.ts';
+import { parsePreprocess, preprocessImage, type PreprocessInput } from '../../data/index.ts';
 import { createInferenceHttpServer } from '../../runtime/http.ts';
-import type { RasterImage } from '../../runtime/input.ts';
+import { toModelInput, type RasterImage } from '../../runtime/input.ts';
 import { ModelServer } from '../../runtime/model-server.ts';
 import { repositorySignature } from '../../runtime/repository.ts';
 import { positiveInt, printJson } from '../run.ts';
@@ -33,13 +37,42 @@ function port(v: string): number {
   return n;
 }
 
+/** Preprocessing fields a repository's `preprocess.json` / `.yaml` may set (size and channels come from the model). */
+type ServingPreprocess = Omit<PreprocessInput, 'size' | 'channels'>;
+
+/** Reads the optional `preprocess.json` (or `.yaml`) at the repository's top: the preprocessing the models were trained with. */
+export function readServingPreprocess(models: string): ServingPreprocess {
+  for (const f of ['preprocess.json', 'preprocess.yaml', 'preprocess.yml']) {
+    const file = path.join(models, f);
+    if (!existsSync(file)) continue;
+    const cfg = parseYaml(readFileSync(file, 'utf8')) as ServingPreprocess;
+    parsePreprocess({ ...cfg, size: 8 }); // validates, naming a bad field
+    return cfg;
+  }
+  return {};
+}
+
+/** HWC (data/'s layout) → CHW (the ONNX input's). */
+function hwcToChw(x: Float32Array, c: number, hw: number): Float32Array {
+  if (c === 1) return x;
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < hw; i++) for (let k = 0; k < c; k++) out[k * hw + i] = x[i * c + k];
+  return out;
+}
+
 /**
- * data/'s decoded image as the server's raster: the first frame, the file's own VOI window
- * (DICOM), else the full range of the stored bits (PNG/JPEG), MONOCHROME1 inverted.
+ * data/'s decoded image as the server's raster: the first frame and the window data/ would
+ * pick, for display; the model input comes from data/'s preprocessImage (as in training) for a
+ * square input of at least 4×4 (data/'s minimum), else from the runtime's stand-in.
  */
-export function toRaster(img: DecodedImage): RasterImage {
+export function toRaster(img: DecodedImage, pre: ServingPreprocess = {}): RasterImage {
   const window = img.windows[0] ?? (img.format === 'dicom' ? undefined : { center: (2 ** img.bitsStored - 1) / 2, width: 2 ** img.bitsStored - 1 });
-  return { width: img.columns, height: img.rows, channels: img.channels, pixels: img.pixels[0], window, invert: img.invert };
+  const raster: RasterImage = { width: img.columns, height: img.rows, channels: img.channels, pixels: img.pixels[0], window, invert: img.invert };
+  raster.toInput = ([c, h, w]) => {
+    if (h !== w || h < 4 || (c !== 1 && c !== 3)) return toModelInput({ ...raster, toInput: undefined }, [c, h, w]);
+    return hwcToChw(preprocessImage(img, parsePreprocess({ ...pre, size: h, channels: c })), c, h * w);
+  };
+  return raster;
 }
 
 function watchRepository(server: ModelServer, everyMs: number): NodeJS.Timeout | undefined {
@@ -59,8 +92,9 @@ async function serve(opts: ServeOptions): Promise<void> {
   const batcher = opts.batching
     ? { maxBatch: opts.maxBatch, maxQueueDelayMs: opts.maxDelayMs, maxQueue: opts.maxQueue, concurrency: 1 }
     : { maxBatch: 1, maxQueueDelayMs: 0, maxQueue: opts.maxQueue, concurrency: Number.POSITIVE_INFINITY };
+  const pre = readServingPreprocess(opts.models);
   const server = await ModelServer.open(opts.models, { batcher, latencyBudgetMs: opts.latencyBudgetMs });
-  const http = createInferenceHttpServer(server, async (bytes, name) => toRaster(await decodeImageBytes(bytes, name)));
+  const http = createInferenceHttpServer(server, async (bytes, name) => toRaster(await decodeImageBytes(bytes, name), pre));
   await new Promise<void>((resolve, reject) => {
     http.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' || e.code === 'EACCES' ? new UserError(`cannot listen on ${opts.host}:${opts.port}: ${e.code}`) : e));
     http.listen(opts.port, opts.host, resolve);
@@ -87,7 +121,7 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('serve a model repository over HTTP: POST an image to /v1/predict; /healthz, /metrics and a web page at /')
-    .requiredOption('--models <dir>', 'model repository: DIR/VERSION/model.{fp32,fp16,int8}.onnx, optional DIR/serving.json A/B split')
+    .requiredOption('--models <dir>', 'model repository: DIR/VERSION/model.{fp32,fp16,int8}.onnx [+ report.json]; optional DIR/serving.json (A/B split) and DIR/preprocess.json (training preprocessing)')
     .option('--port <n>', 'port (0 picks a free one)', port, 8080)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--max-batch <n>', 'largest dynamic batch', positiveInt, 32)

@@ -5,11 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImageBytes } from '../../data/decode.ts';
 import { writeDicom } from '../data/dcmtk.ts';
 import { writePng } from '../data/raster-writers.ts';
-import { affineSegmenter, sumClassifier, writeVersion } from './fixtures/tiny-onnx.ts';
+import { affineSegmenter, meanClassifier, writeVersion } from './fixtures/tiny-onnx.ts';
 import { startServe, type ServeProcess } from './fixtures/serve-process.ts';
 
-// A 2×2 grey image whose window maps it to [0, 1/3, 2/3, 1]: Σ = 2.
-const PNG = writePng(2, 2, 1, 8, [0, 85, 170, 255]);
+// Grey images whose full 8-bit window maps them to [0, 1/3, 2/3, 1] per row: mean 1/2.
+const ROW = [0, 85, 170, 255];
+const PNG = writePng(2, 2, 1, 8, ROW);
+const PNG4 = writePng(4, 4, 1, 8, [...ROW, ...ROW, ...ROW, ...ROW]);
 /** Hand-computed softmax of [a, 0]. */
 const softmax2 = (a: number) => [Math.exp(a) / (Math.exp(a) + 1), 1 / (Math.exp(a) + 1)];
 const post = (url: string, body: Uint8Array, query = '') => fetch(`${url}/v1/predict${query}`, { method: 'POST', body: new Uint8Array(body) });
@@ -20,7 +22,8 @@ let seg: ServeProcess;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'fedkd-serve-'));
-  writeVersion(path.join(dir, 'cls'), '1', sumClassifier(1, 0));
+  // the 4×4 classifier's input comes from data/'s preprocessImage; logits [4·mean, 0] = [2, 0]
+  writeVersion(path.join(dir, 'cls'), '1', meanClassifier(4, 4, 0));
   writeVersion(path.join(dir, 'seg'), '1', affineSegmenter(2, 2, 4, -2));
   [cls, seg] = await Promise.all([startServe(path.join(dir, 'cls'), ['--watch-ms', '100']), startServe(path.join(dir, 'seg'))]);
 });
@@ -32,7 +35,7 @@ afterAll(async () => {
 
 describe('fedkd serve', () => {
   it('answers a PNG with the class probabilities of the hand-computed logits', async () => {
-    const res = await post(cls.url, PNG);
+    const res = await post(cls.url, PNG4);
     expect(res.status).toBe(200);
     const r = await res.json();
     expect(r).toMatchObject({ task: 'classification', version: '1', precision: 'fp32', provider: 'cpu', label: 0 });
@@ -43,11 +46,14 @@ describe('fedkd serve', () => {
 
   it('answers a DICOM windowed by its own Window Center/Width', async () => {
     const d = mkdtempSync(path.join(dir, 'dcm-'));
-    // 16-bit values 100…400 with window 250/300: [0, 1/3, 2/3, 1] again, so Σ = 2
-    const px = new Uint8Array(new Uint16Array([100, 200, 300, 400]).buffer);
-    const file = writeDicom(d, 'w', { rows: 2, columns: 2, bitsAllocated: 16, bitsStored: 16, extra: ['(0028,1050) DS [250]', '(0028,1051) DS [300]'] }, px);
+    // 16-bit rows 100…400 with Window Center 250 / Width 300, through DICOM's linear VOI
+    // function (PS3.3 C.11.2.1.2.1): y = (x − (c − 0.5)) / (w − 1) + 0.5, clamped to [0, 1]
+    const px = new Uint8Array(new Uint16Array(Array.from({ length: 16 }, (_, i) => 100 * (1 + (i % 4)))).buffer);
+    const file = writeDicom(d, 'w', { rows: 4, columns: 4, bitsAllocated: 16, bitsStored: 16, extra: ['(0028,1050) DS [250]', '(0028,1051) DS [300]'] }, px);
+    const voi = (x: number) => Math.min(1, Math.max(0, (x - 249.5) / 299 + 0.5));
+    const mean = [100, 200, 300, 400].map(voi).reduce((a, b) => a + b) / 4;
     const r = await (await post(cls.url, readFileSync(file))).json();
-    expect(r.probabilities[0]).toBeCloseTo(softmax2(2)[0], 5);
+    expect(r.probabilities[0]).toBeCloseTo(softmax2(4 * mean)[0], 6);
   });
 
   it('answers a mask model with sigmoid probabilities as JSON and a thresholded PNG', async () => {
@@ -77,19 +83,19 @@ describe('fedkd serve', () => {
     const bad = await post(cls.url, new TextEncoder().encode('not an image'));
     expect(bad.status).toBe(400);
     expect((await bad.json()).error).toMatch(/not DICOM .* nor a PNG/);
-    expect((await post(cls.url, PNG, '?format=png')).status).toBe(400);
+    expect((await post(cls.url, PNG4, '?format=png')).status).toBe(400);
     expect((await fetch(`${cls.url}/nope`)).status).toBe(404);
   });
 
   it('hot-swaps to a new version dropped into the repository', async () => {
-    writeVersion(path.join(dir, 'cls'), '2', sumClassifier(2, 0));
+    writeVersion(path.join(dir, 'cls'), '2', meanClassifier(4, 8, 0));
     const deadline = Date.now() + 20_000;
     let version = '1';
     while (version !== '2' && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
       version = (await (await fetch(`${cls.url}/healthz`)).json()).variants[0].version;
     }
-    const r = await (await post(cls.url, PNG)).json();
+    const r = await (await post(cls.url, PNG4)).json();
     expect(r.version).toBe('2');
     expect(r.probabilities[0]).toBeCloseTo(softmax2(4)[0], 6);
   });

@@ -41,8 +41,14 @@ export function readNativeFrame(data: Uint8Array, index: number, l: NativeLayout
       break;
     }
     case 16:
+      if (le && raw.byteOffset % 2 === 0) {
+        // aligned: a view, no copy (maskStoredBits makes the float copy)
+        samples = l.signed ? new Int16Array(raw.buffer, raw.byteOffset, count) : new Uint16Array(raw.buffer, raw.byteOffset, count);
+        break;
+      }
       samples = l.signed ? new Int16Array(count) : new Uint16Array(count);
-      for (let i = 0; i < count; i++) samples[i] = l.signed ? dv.getInt16(2 * i, le) : dv.getUint16(2 * i, le);
+      if (le) new Uint8Array(samples.buffer).set(raw.subarray(0, count * 2));
+      else for (let i = 0; i < count; i++) samples[i] = l.signed ? dv.getInt16(2 * i, false) : dv.getUint16(2 * i, false);
       break;
     case 32:
       samples = l.signed ? new Int32Array(count) : new Uint32Array(count);
@@ -97,6 +103,10 @@ export function maskStoredBits(samples: CodecFrame['samples'], bitsStored: numbe
   }
   const mask = 2 ** bitsStored - 1;
   const sign = 2 ** (bitsStored - 1);
+  if (!signed && bitsStored <= 30) {
+    for (let i = 0; i < samples.length; i++) out[i] = samples[i] & mask;
+    return out;
+  }
   for (let i = 0; i < samples.length; i++) {
     const v = (samples[i] & mask) >>> 0;
     out[i] = signed && v >= sign ? v - 2 * sign : v;

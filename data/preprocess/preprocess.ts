@@ -2,23 +2,25 @@ import { UserError } from '../../core/errors.ts';
 import type { DecodedImage } from '../image.ts';
 import type { PreprocessConfig } from './config.ts';
 import { coverage, placement, resampleLinear, resampleNearestMask, type Placement } from './resample.ts';
-import { applyWindow, voiRange } from './window.ts';
+import { voiRange, windowMap } from './window.ts';
 
 /** ITU-R BT.601 luma weights, for colour → grey. */
 const LUMA = [0.299, 0.587, 0.114] as const;
 
 /**
  * Turns a decoded image into one model tensor, HWC float32 (size·size·channels):
- * frame → VOI window to [0, 1] (MONOCHROME1 inverted) → channel conversion → aspect-keeping
- * resize with padding (optionally by Pixel Spacing) → `unit` or `zscore` normalisation.
+ * frame → VOI window to [0, 1] (MONOCHROME1 inverted) → aspect-keeping resize with padding
+ * (optionally by Pixel Spacing) → channel conversion → `unit` or `zscore` normalisation.
  */
 export function preprocessImage(img: DecodedImage, cfg: PreprocessConfig): Float32Array {
   if (cfg.frame >= img.frames) throw new UserError(`${img.source}: frame ${cfg.frame} asked for, the image has ${img.frames}`);
-  const values = img.pixels[cfg.frame].slice();
-  applyWindow(values, voiRange(img, values, cfg), img.invert);
-  const converted = convertChannels(values, img.channels, cfg.channels);
+  const frame = img.pixels[cfg.frame];
+  const window = windowMap(voiRange(img, frame, cfg), img.invert);
   const p = placeImage(img, cfg);
-  const x = resampleLinear(converted, img.rows, img.columns, cfg.channels, cfg.size, p, 0);
+  // windowing is fused into the resize (applied to each source value before filtering);
+  // channel conversion is linear, so it runs after the resize, on the small image
+  const resized = resampleLinear(frame, img.rows, img.columns, img.channels, cfg.size, p, 0, window);
+  const x = convertChannels(resized, img.channels, cfg.channels);
   if (cfg.normalize === 'zscore') zscore(x, cfg.channels, coverage(img.rows, img.columns, cfg.size, p));
   return x;
 }

@@ -33,6 +33,12 @@ export function placement(rows: number, columns: number, size: number, spacing: 
   return { scaleY, scaleX, offY: (size - rows * scaleY) / 2, offX: (size - columns * scaleX) / 2 };
 }
 
+/** A clamped linear value map, clamp(a·v + b, 0, 1): a VOI window in its fused form. */
+export interface ValueMap {
+  a: number;
+  b: number;
+}
+
 /** Filter taps for one axis: for output o, inputs idx[o·k…] with weights w[o·k…]; count 0 = padding. */
 interface AxisTaps {
   taps: number;
@@ -70,34 +76,42 @@ function axisTaps(n: number, out: number, scale: number, off: number): AxisTaps 
 /**
  * Resamples a rows×columns×channels image (pixel-interleaved) to size×size×channels with
  * the antialiased triangle filter; output pixels outside the placed image get `pad`.
+ * Separable: a vertical pass that blends whole input rows (contiguous, so it streams through
+ * memory), then a horizontal pass over the few output rows. With `window`, each source value
+ * v first becomes clamp(a·v + b, 0, 1) — the VOI window, applied on the fly before filtering.
  */
-export function resampleLinear(src: Float32Array, rows: number, columns: number, channels: number, size: number, p: Placement, pad: number): Float32Array {
+export function resampleLinear(src: Float32Array, rows: number, columns: number, channels: number, size: number, p: Placement, pad: number, window?: ValueMap): Float32Array {
   const tx = axisTaps(columns, size, p.scaleX, p.offX);
   const ty = axisTaps(rows, size, p.scaleY, p.offY);
-  // horizontal pass: rows × size × channels
-  const mid = new Float32Array(rows * size * channels);
-  for (let y = 0; y < rows; y++) {
-    const rowIn = y * columns * channels;
-    const rowOut = y * size * channels;
-    for (let x = 0; x < size; x++) {
-      const k = tx.count[x];
-      for (let c = 0; c < channels; c++) {
-        let acc = 0;
-        for (let j = 0; j < k; j++) acc += tx.w[x * tx.taps + j] * src[rowIn + tx.idx[x * tx.taps + j] * channels + c];
-        mid[rowOut + x * channels + c] = acc;
-      }
+  const inLen = columns * channels;
+  const mid = new Float32Array(size * inLen);
+  for (let y = 0; y < size; y++) {
+    const o = y * inLen;
+    for (let j = 0; j < ty.count[y]; j++) {
+      const w = ty.w[y * ty.taps + j];
+      const from = ty.idx[y * ty.taps + j] * inLen;
+      if (window) {
+        const { a, b } = window;
+        for (let i = 0; i < inLen; i++) {
+          const v = src[from + i] * a + b;
+          mid[o + i] += w * (v < 0 ? 0 : v > 1 ? 1 : v);
+        }
+      } else for (let i = 0; i < inLen; i++) mid[o + i] += w * src[from + i];
     }
   }
   const out = new Float32Array(size * size * channels).fill(pad);
   for (let y = 0; y < size; y++) {
-    const k = ty.count[y];
-    if (k === 0) continue;
+    if (ty.count[y] === 0) continue;
+    const rowIn = y * inLen;
+    const rowOut = y * size * channels;
     for (let x = 0; x < size; x++) {
-      if (tx.count[x] === 0) continue;
+      const k = tx.count[x];
+      if (k === 0) continue;
+      const t0 = x * tx.taps;
       for (let c = 0; c < channels; c++) {
         let acc = 0;
-        for (let j = 0; j < k; j++) acc += ty.w[y * ty.taps + j] * mid[(ty.idx[y * ty.taps + j] * size + x) * channels + c];
-        out[(y * size + x) * channels + c] = acc;
+        for (let j = 0; j < k; j++) acc += tx.w[t0 + j] * mid[rowIn + tx.idx[t0 + j] * channels + c];
+        out[rowOut + x * channels + c] = acc;
       }
     }
   }

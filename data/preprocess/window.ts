@@ -37,11 +37,19 @@ export function voiRange(img: DecodedImage, values: Float32Array, cfg: Preproces
   return hi > lo ? { lo, hi } : { lo, hi: lo + 1 };
 }
 
-/** Maps values through the window onto [0, 1] in place, clamped; `invert` flips it (MONOCHROME1). */
-export function applyWindow(values: Float32Array, r: VoiRange, invert: boolean): void {
+/** The window as y = clamp(a·v + b, 0, 1); `invert` flips it (MONOCHROME1). */
+export function windowMap(r: VoiRange, invert: boolean): { a: number; b: number } {
   const scale = 1 / (r.hi - r.lo);
+  return invert ? { a: -scale, b: 1 + r.lo * scale } : { a: scale, b: -r.lo * scale };
+}
+
+/** Maps values through the window onto [0, 1], clamped, into a new array; `invert` flips it (MONOCHROME1). */
+export function applyWindow(values: Float32Array, r: VoiRange, invert: boolean): Float32Array {
+  const out = new Float32Array(values.length);
+  const { a, b } = windowMap(r, invert);
   for (let i = 0; i < values.length; i++) {
-    const y = Math.min(1, Math.max(0, (values[i] - r.lo) * scale));
-    values[i] = invert ? 1 - y : y;
+    const y = values[i] * a + b;
+    out[i] = y < 0 ? 0 : y > 1 ? 1 : y;
   }
+  return out;
 }

@@ -19,9 +19,9 @@ describe('VOI window', () => {
   it('follows the DICOM linear VOI function', () => {
     // c=40, w=400: 0 at x <= 40-0.5-199.5 = -160, 1 above 239
     expect(windowRange(40, 400)).toEqual({ lo: -160, hi: 239 });
-    const v = Float32Array.from([-1000, -160, 39.5, 239, 1000]);
-    applyWindow(v, windowRange(40, 400), false);
+    const v = applyWindow(Float32Array.from([-1000, -160, 39.5, 239, 1000]), windowRange(40, 400), false);
     expect(Array.from(v)).toEqual([0, 0, 0.5, 1, 1]);
+    expect(Array.from(applyWindow(Float32Array.from([-160, 39.5, 239]), windowRange(40, 400), true))).toEqual([1, 0.5, 0]);
   });
 
   it('takes the file window, a preset, or percentiles', () => {

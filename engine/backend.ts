@@ -53,7 +53,7 @@ async function tryActivate(name: BackendName): Promise<string | undefined> {
       if (!(await tf.setBackend('wasm'))) return 'the wasm backend did not start';
       return undefined;
     }
-    (await import('./kernels/index.ts')).registerCorrectedKernels('cpu');
+    (await import('./kernels/index.ts')).registerTrainingKernels('cpu');
     if (!(await tf.setBackend('cpu'))) return 'the cpu backend did not start';
     return undefined;
   } catch (e) {

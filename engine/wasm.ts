@@ -1,13 +1,11 @@
 import '@tensorflow/tfjs-backend-wasm';
-import { registerCorrectedKernels, registerFastKernels, registerWasmKernels } from './kernels/index.ts';
+import { registerTrainingKernels } from './kernels/index.ts';
 
 /**
- * Registers the gradient kernels that tfjs-backend-wasm lacks (engine/kernels/), so every
- * reference model trains on wasm, and replaces the tfjs kernels that compute wrong
- * gradients (CORRECTED_KERNELS) or run slowly in training (WASM_FAST_KERNELS). Idempotent.
+ * Registers what wasm needs to train every reference model, and to train fast
+ * (engine/kernels/index.ts, registerTrainingKernels): the gradient kernels tfjs-backend-wasm
+ * lacks, corrections of faulty ones, fast paths and fused kernels. Idempotent.
  */
 export async function registerWasmTrainingKernels(): Promise<void> {
-  registerWasmKernels();
-  registerCorrectedKernels('wasm');
-  registerFastKernels();
+  registerTrainingKernels('wasm');
 }

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { ADAM_UPDATE_KERNELS } from './AdamUpdate.ts';
+import { BATCH_NORM_GRAD_KERNELS, registerBatchNormGradient } from './BatchNormGrad.ts';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.ts';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.ts';
 import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput.ts';
@@ -55,4 +57,24 @@ export function registerCorrectedKernels(backendName: 'cpu' | 'wasm'): void {
     tf.registerKernel(k);
     replaced.add(k);
   }
+}
+
+/** fedkd's fused training kernels (batch-norm gradient, Adam), for wasm and cpu. */
+export const FUSED_KERNELS: readonly tf.KernelConfig[] = [...BATCH_NORM_GRAD_KERNELS, ...ADAM_UPDATE_KERNELS];
+
+/**
+ * Everything fedkd adds to one backend for training: the missing wasm gradients, fast wasm
+ * paths, corrections of faulty tfjs kernels, the fused kernels, and the batch-norm gradient
+ * that uses them. Call after the backend's package is imported; idempotent.
+ */
+export function registerTrainingKernels(backendName: 'cpu' | 'wasm'): void {
+  if (backendName === 'wasm') {
+    registerWasmKernels();
+    registerFastKernels();
+  }
+  registerCorrectedKernels(backendName);
+  for (const k of FUSED_KERNELS) {
+    if (k.backendName === backendName && !tf.getKernel(k.kernelName, k.backendName)) tf.registerKernel(k);
+  }
+  registerBatchNormGradient();
 }

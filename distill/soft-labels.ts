@@ -60,7 +60,10 @@ export async function softLabels(teacherPath: string, set: ImageBatchSource & { 
   });
   const bar = progressBar('soft labels', set.n);
   try {
-    const { logits, numClasses } = await runTeacher(session, set, { batchSize: opts.batchSize ?? TEACHER_BATCH_SIZE, onBatch: (k) => bar.tick(k) });
+    const { logits, numClasses } = await runTeacher(session, set, { batchSize: opts.batchSize ?? TEACHER_BATCH_SIZE, onBatch: (k) => bar.tick(k) }).catch((e: unknown) => {
+      const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      throw new UserError(`teacher ${teacherPath} failed on ${set.size}x${set.size}x${set.channels} images (does it expect this preprocessing?): ${why}`);
+    });
     if (file) await writeFileAtomic(file, packTensors([{ name: 'softLabels', shape: [set.n, numClasses], dtype: 'float32', data: logits }]));
     info(`soft labels: ${set.n} images through the teacher on ${session.provider}`);
     return { logits, numClasses, key, cached: false };

@@ -1,8 +1,9 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../../core/files.ts';
-import { info } from '../../core/log.ts';
+import { stableStringify, writeFileAtomic } from '../../core/files.ts';
+import { info, warn } from '../../core/log.ts';
 import type { PreprocessInput } from '../../data/index.ts';
 import { softLabels } from '../../distill/soft-labels.ts';
 import { initBackend } from '../../engine/backend.ts';
@@ -77,6 +78,16 @@ export function preprocessOf(f: TrainingFlags): PreprocessInput {
   return { size: f.size, channels: 1, window: f.window, normalize: f.normalize };
 }
 
+/** Warns when the teacher's report (`<teacher>.json`, from `fedkd teacher train`) names other preprocessing. */
+function checkTeacherPreprocess(teacher: string, preprocess: PreprocessInput): void {
+  const sidecar = `${teacher}.json`;
+  if (!existsSync(sidecar)) return;
+  const used = (JSON.parse(readFileSync(sidecar, 'utf8')) as { preprocess?: PreprocessInput }).preprocess;
+  if (used && stableStringify(used) !== stableStringify(preprocess)) {
+    warn(`the teacher was trained with preprocessing ${stableStringify(used)}, this run uses ${stableStringify(preprocess)}`);
+  }
+}
+
 interface TrainFlags extends TrainingFlags {
   data: string;
   teacher?: string;
@@ -123,6 +134,7 @@ export function register(program: Command): void {
     const preprocess = preprocessOf(f);
     const train = (await loadSitePart(f.data, 'train', preprocess))!;
     const test = await loadSitePart(f.data, 'test', preprocess);
+    if (f.teacher) checkTeacherPreprocess(f.teacher, preprocess);
     const soft = f.teacher
       ? await softLabels(f.teacher, train, { cacheDir: path.join(sitePart(f.data, 'train')!, '.fedkd-cache'), preprocess })
       : undefined;

@@ -72,6 +72,11 @@ describe('softLabels', () => {
     expect((await softLabels(teacher, set2, { cacheDir, preprocess: { normalize: 'zscore', size: S } })).cached).toBe(true);
   });
 
+  it('explains a teacher that does not fit the images in a user error', async () => {
+    const wrong = { n: 2, size: S + 1, channels: C, x: randoms(2 * (S + 1) * (S + 1) * C), hash: 'other-size' };
+    await expect(softLabels(teacher, wrong)).rejects.toThrow(/failed on 4x4x2 images/);
+  });
+
   it('names a missing teacher in a user error', async () => {
     await expect(softLabels(path.join(dir, 'nope.onnx'), set)).rejects.toThrow(/cannot read teacher model .*nope\.onnx/);
   });

@@ -83,7 +83,7 @@ export function formatReport(r: PruneReport): string {
   if (r.before.diskBytes !== undefined && r.after.diskBytes !== undefined) lines.push(row('bytes on disk', r.before.diskBytes, r.after.diskBytes));
   const num = (x: number | undefined): string => (x === undefined ? '-' : String(Number(x.toPrecision(4))));
   for (const [k, f] of Object.entries(r.extra)) {
-    const change = f.before !== undefined && f.after !== undefined ? `${f.after <= f.before ? '-' : '+'}${pct(Math.abs(cut(f.before, f.after)))}` : '';
+    const change = f.before !== undefined && f.after !== undefined ? `Δ ${num(f.after - f.before)}` : '';
     lines.push(`${k.padEnd(14)} ${num(f.before).padStart(12)} ${num(f.after).padStart(12)}  ${change} ${f.unit ?? ''}`.trimEnd());
   }
   lines.push('', `${'layer'.padEnd(28)} channels      MACs`);

@@ -4,8 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OverloadError } from '../../runtime/batcher.ts';
+import { GpuMemoryMonitor } from '../../runtime/gpu-monitor.ts';
 import { ModelServer } from '../../runtime/model-server.ts';
 import type { InferencePlan } from '../../runtime/plan.ts';
+import { openSession, type ModelSession } from '../../runtime/session.ts';
+import type { SessionOpener } from '../../runtime/variant.ts';
 import { sumClassifier, writeVersion } from './fixtures/tiny-onnx.ts';
 
 const PLAN: InferencePlan = { mode: 'cpu', provider: 'cpu', maxBatch: 8, freeRamMB: 16000, reasons: [] };
@@ -96,5 +99,35 @@ describe('ModelServer', () => {
 
   it('names the problem when the repository holds no model', async () => {
     await expect(ModelServer.open(root, { plan: PLAN })).rejects.toThrow(/holds no version folder/);
+  });
+});
+
+describe('ModelServer on a (pretended) GPU', () => {
+  it('sends new requests to the CPU while GPU memory is above 85% and counts who ran them', async () => {
+    writeVersion(root, '1', sumClassifier(1, 0), 'model.fp16.onnx');
+    writeVersion(root, '1', sumClassifier(3, 0), 'model.int8.onnx');
+    let usedMB = 1000;
+    const monitor = new GpuMemoryMonitor(() => [{ index: 0, name: 'fake', memoryTotalMB: 10000, memoryUsedMB: usedMB, memoryFreeMB: 10000 - usedMB }]);
+    const pretend: SessionOpener = async (file, provider) => {
+      const s = await openSession(file, { provider: 'cpu' });
+      return { ...s, provider, run: s.run, release: s.release, endProfiling: s.endProfiling } as ModelSession;
+    };
+    const gpuPlan: InferencePlan = { mode: 'gpu', provider: 'cuda', maxBatch: 8, gpuFreeMB: 9000, freeRamMB: 16000, reasons: [] };
+    server = await ModelServer.open(root, { plan: gpuPlan, open: pretend, gpuMonitor: monitor, batcher: { maxQueueDelayMs: 0 } });
+    monitor.poll();
+    expect(await server.infer(X)).toMatchObject({ provider: 'cuda', precision: 'fp16' });
+    usedMB = 8600; // 86%
+    monitor.poll();
+    // the CPU lane runs the only CPU variant there is (INT8: logits [30, 0])
+    const diverted = await server.infer(X);
+    expect(diverted).toMatchObject({ provider: 'cpu', precision: 'int8' });
+    expect(versionOf(diverted.output.data)).toBe(3);
+    usedMB = 8500; // exactly 85%: not above, back to the GPU
+    monitor.poll();
+    expect((await server.infer(X)).provider).toBe('cuda');
+    const m = server.metricsText();
+    expect(m).toContain('fedkd_requests_by_provider_total{version="1",precision="fp16",provider="cuda",ran_on="cuda"} 2');
+    expect(m).toContain('fedkd_requests_by_provider_total{version="1",precision="fp16",provider="cuda",ran_on="cpu"} 1');
+    expect(m).toContain('fedkd_gpu_memory_used_ratio 0.85');
   });
 });

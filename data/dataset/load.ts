@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { configHash } from '../../core/files.ts';
+import { progressBar } from '../../core/progress.ts';
 import { PreprocessPool } from '../pool.ts';
 import { parsePreprocess, type PreprocessConfig, type PreprocessInput } from '../preprocess/config.ts';
 import { preprocessFile, type PreprocessedItem } from '../preprocess/file.ts';
@@ -51,7 +53,13 @@ export async function loadDataset(dir: string, preprocess: PreprocessInput | Pre
   );
   const misses = rows.map((_, i) => i).filter((i) => items[i] === null);
   const workers = opts.workers ?? (misses.length >= 16 ? undefined : 0);
-  await fill(rows, misses, items, cfg, workers);
+  const bar = progressBar(`preprocessing ${path.basename(path.resolve(dir))}`, misses.length);
+  await fill(rows, misses, cfg, workers, async (i, item) => {
+    items[i] = item;
+    if (!opts.noCache) await cache.put(keys[i], item, cfg.size, cfg.channels);
+    bar.tick();
+  });
+  bar.stop();
   const size = cfg.size;
   const hw = size * size;
   const hasMasks = rows.some((r) => r.mask !== null);
@@ -63,7 +71,6 @@ export async function loadDataset(dir: string, preprocess: PreprocessInput | Pre
     x.set(it.x, i * hw * cfg.channels);
     if (masks && it.mask) masks.set(it.mask, i * hw);
     decoded += it.decodes;
-    if (!opts.noCache && it.decodes > 0) await cache.put(keys[i], it, size, cfg.channels);
   }
   await cache.flush();
   return {
@@ -79,15 +86,16 @@ export async function loadDataset(dir: string, preprocess: PreprocessInput | Pre
   };
 }
 
-async function fill(rows: LabelRow[], misses: number[], items: (PreprocessedItem | null)[], cfg: PreprocessConfig, workers: number | undefined): Promise<void> {
+/** Decodes and preprocesses the missing rows, here or on a worker pool, handing each result to `done` as it arrives. */
+async function fill(rows: LabelRow[], misses: number[], cfg: PreprocessConfig, workers: number | undefined, done: (i: number, item: PreprocessedItem) => Promise<void>): Promise<void> {
   if (misses.length === 0) return;
   if (workers === 0) {
-    for (const i of misses) items[i] = await preprocessFile(rows[i].file, rows[i].mask, cfg);
+    for (const i of misses) await done(i, await preprocessFile(rows[i].file, rows[i].mask, cfg));
     return;
   }
   const pool = new PreprocessPool(workers);
   try {
-    await Promise.all(misses.map(async (i) => (items[i] = await pool.run(rows[i].file, rows[i].mask, cfg))));
+    await Promise.all(misses.map(async (i) => done(i, await pool.run(rows[i].file, rows[i].mask, cfg))));
   } finally {
     await pool.close();
   }

@@ -55,6 +55,8 @@ describe('RGB', () => {
   });
 
   for (const [label, tool, args] of [
+    ['big endian', 'dcmconv', ['+tb']],
+    ['deflated', 'dcmconv', ['+td']],
     ['RLE', 'dcmcrle', []],
     ['JPEG-LS line-interleaved', 'dcmcjpls', ['+il']],
     ['JPEG-LS sample-interleaved', 'dcmcjpls', ['+is']],
@@ -172,6 +174,15 @@ describe('JPEG 2000 (encoded by OpenJPEG, wrapped by dump2dcm)', () => {
     const img = await decodeImageFile(writeDicom(dir, 'j2k-rct', { ...rgbSpec, photometric: 'YBR_RCT', syntax: 'JPEG2000LosslessOnly' }, null, [cs]));
     expect(img.photometric).toBe('YBR_RCT');
     expect(maxAbsDiff(img.pixels[0], rgb)).toBe(0);
+  });
+
+  it('YBR_ICT (irreversible colour transform, lossy) decodes close to the RGB source', async () => {
+    const cs = await j2k(sampleBytes(rgb, 8), 3, 8, false, true);
+    const img = await decodeImageFile(writeDicom(dir, 'j2k-ict', { ...rgbSpec, photometric: 'YBR_ICT', syntax: 'JPEG2000' }, null, [cs]));
+    expect(img.channels).toBe(3);
+    const rmse = Math.sqrt(img.pixels[0].reduce((s, v, i) => s + (v - rgb[i]) ** 2, 0) / img.pixels[0].length);
+    expect(rmse).toBeGreaterThan(0);
+    expect(rmse).toBeLessThan(255 * 0.08);
   });
 
   it('multi-frame with one fragment per frame', async () => {

@@ -89,6 +89,14 @@ describe('fedkd inspect', () => {
     expect(out.mean).toBeCloseTo(mean, 3);
   });
 
+  it('without --json prints a readable summary', () => {
+    const r = runCli(['inspect', good]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Explicit VR Little Endian');
+    expect(r.stdout).toContain('slope 2, intercept -100');
+    expect(r.stdout).toMatch(/bits\s+12 stored of 16, unsigned/);
+  });
+
   it('a bad file ends in one line on stderr and exit code 2', () => {
     const bad = put('bad.dcm', 'not an image at all'.repeat(20));
     const r = runCli(['inspect', bad, '--json']);

@@ -68,6 +68,13 @@ describe('near-lossless and lossy syntaxes', () => {
     });
   }
 
+  it('8-bit pixels in a big-endian file (dcmconv +tb) read as written', async () => {
+    const src8 = writeDicom(dir, 'g8be-src', { rows: ROWS, columns: COLS, bitsAllocated: 8, bitsStored: 8 }, sampleBytes(g8, 8));
+    const img = await decodeImageFile(transcode('dcmconv', ['+tb'], 'g8be', src8));
+    expect(img.transferSyntax).toBe('1.2.840.10008.1.2.2');
+    expect(maxAbsDiff(img.pixels[0], g8)).toBe(0);
+  });
+
   it('12-bit JPEG extended is refused with a reason (no 12-bit codec available)', async () => {
     const file = transcode('dcmcjpeg', ['+ee'], 'jpeg12');
     await expect(decodeImageFile(file)).rejects.toThrow(/jpeg12\.dcm: 12-bit JPEG extended .* not supported/);

@@ -65,6 +65,8 @@ export const coordinatorConfigSchema = z
     evaluate: z.boolean().default(true),
     /** How long a waiting site sleeps before it asks again. */
     pollMs: z.number().int().positive().default(500),
+    /** How long a task request waits for the run to change before answering "wait" (0: answer at once). */
+    longPollMs: z.number().int().min(0).max(25_000).default(10_000),
   })
   .strict()
   .refine((c) => c.sampling.minResults <= c.sampling.minSites, { message: 'must not exceed sampling.minSites', path: ['sampling', 'minResults'] })

@@ -87,7 +87,7 @@ export async function openCoordinator(config: CoordinatorConfig, tokens: Map<str
     await writeFileAtomic(path.join(config.stateDir, 'rounds.json'), `${JSON.stringify(rounds, null, 2)}\n`);
   };
   const engine = new RoundEngine(config, makeStrategy(config.strategy), store, content, initialSha, now, onRoundClosed);
-  const service = new CoordinatorService(runId, store, content, engine, now);
+  const service = new CoordinatorService(runId, store, content, engine, now, config.longPollMs);
   let done = false;
   let closed = false;
   const check = async (): Promise<void> => {

@@ -36,6 +36,7 @@ export interface RoundSummary {
 export class RoundEngine {
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  private waiters = new Set<() => void>();
   private decoded: { sha: string; tensors: NamedTensor[] } | null = null;
 
   constructor(
@@ -61,9 +62,27 @@ export class RoundEngine {
     });
   }
 
-  /** Stops scheduled work (before the store closes). */
+  /** Stops scheduled work (before the store closes) and releases waiting calls. */
   stop(): void {
     this.stopped = true;
+    this.notify();
+  }
+
+  /** Resolves when the run's state next changes (a round starts, closes a phase, is extended) or after `ms`. */
+  changed(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+    });
+  }
+
+  private notify(): void {
+    for (const w of [...this.waiters]) w();
   }
 
   /** True once the last round is closed. */
@@ -203,6 +222,7 @@ export class RoundEngine {
       this.store.insertRound({ round, modelIn, config, sampled, startedMs: now, deadlineMs: now + this.s.deadlines.roundSeconds * 1000 });
       this.store.audit('coordinator', 'round-start', `round ${round}: sampled ${sampled.join(', ')} of ${live.length} live sites`, now);
     });
+    this.notify();
     return true;
   }
 
@@ -218,6 +238,7 @@ export class RoundEngine {
         this.store.audit('coordinator', 'round-extended', `round ${r.round}: ${accepted.length} of ${this.s.sampling.minResults} results by the deadline; sample now ${widened.join(', ')}`, now);
       });
       warn(`round ${r.round}: only ${accepted.length} of ${this.s.sampling.minResults} results by the deadline; extended`);
+      this.notify();
       return false;
     }
     await this.aggregate(r, accepted, now);
@@ -240,6 +261,7 @@ export class RoundEngine {
       this.store.finishTraining(r.round, modelOut, stateOut, evalSites, this.s.evaluate ? now + this.s.deadlines.evaluateSeconds * 1000 : null, now);
       this.store.audit('coordinator', 'round-aggregated', `round ${r.round}: ${results.length} updates → model ${modelOut}`, now);
     });
+    this.notify();
     if (!this.s.evaluate) await this.close(r.round, now);
   }
 
@@ -277,6 +299,7 @@ export class RoundEngine {
       this.store.closeRound(round, summary as unknown as Record<string, unknown>, now);
       this.store.audit('coordinator', 'round-close', `round ${round}: mean AUC ${summary.evaluation?.meanAuc ?? 'n/a'}`, now);
     });
+    this.notify();
     await this.onRoundClosed(summary);
   }
 

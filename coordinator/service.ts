@@ -21,6 +21,7 @@ export class CoordinatorService implements FederationService {
     private readonly content: ContentStore,
     private readonly engine: RoundEngine,
     private readonly now: () => number = Date.now,
+    private readonly longPollMs = 0,
   ) {}
 
   /** Throws UNAUTHENTICATED, with an audit entry, unless the caller is a known site with its token. */
@@ -57,12 +58,22 @@ export class CoordinatorService implements FederationService {
   /** Sites that have been told the run is done. */
   readonly toldDone = new Set<string>();
 
-  /** The site's next task. */
+  /**
+   * The site's next task. A long poll: while there is nothing to do, the call waits (up to
+   * `longPollMs`) for the run to change, so a site hears of a new round at once.
+   */
   async pullTask(c: Caller): Promise<Task> {
     await this.enter(c);
-    const task = await this.engine.taskFor(c.siteId);
-    if (task.kind === 'done') this.toldDone.add(c.siteId);
-    return task;
+    const until = Date.now() + this.longPollMs;
+    for (;;) {
+      const task = await this.engine.taskFor(c.siteId);
+      const left = until - Date.now();
+      if (task.kind !== 'wait' || left <= 0) {
+        if (task.kind === 'done') this.toldDone.add(c.siteId);
+        return task;
+      }
+      await this.engine.changed(left);
+    }
   }
 
   /** A global model's bytes (only models this run published: the initial one and round outputs). */
@@ -82,7 +93,7 @@ export class CoordinatorService implements FederationService {
   }
 
   /** Notes that the site is alive. */
-  async heartbeat(c: Caller): Promise<{ serverTimeMs: number }> {
+  async heartbeat(c: Caller, _busyRound: number): Promise<{ serverTimeMs: number }> {
     await this.enter(c);
     return { serverTimeMs: this.now() };
   }

@@ -17,8 +17,9 @@ export const MAX_MODEL_BYTES = 16 * 1024 ** 3;
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.initial_reconnect_backoff_ms': 200,
   'grpc.max_reconnect_backoff_ms': 2000,
-  'grpc.max_receive_message_length': 8 * 1024 * 1024,
+  'grpc.max_receive_message_length': 16 * 1024 * 1024,
   'grpc.keepalive_time_ms': 30_000,
+  'grpc-node.flow_control_window': 16 * 1024 * 1024,
 };
 
 /** How a site reaches the coordinator. */

@@ -130,7 +130,7 @@ export function federationHandlers(service: FederationService, maxPayloadBytes =
 
 /** Starts a gRPC server for `service`; resolves once it listens (port 0 picks a free one). */
 export async function serveFederation(service: FederationService, opts: ServeOptions): Promise<RunningServer> {
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 8 * 1024 * 1024 });
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
   server.addService(federationService(), federationHandlers(service, opts.maxPayloadBytes));
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const port = await new Promise<number>((resolve, reject) =>

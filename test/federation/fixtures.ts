@@ -46,6 +46,7 @@ export function federationConfig(dir: string, overrides: Record<string, unknown>
     deadlines: { roundSeconds: 60, evaluateSeconds: 60, siteTimeoutSeconds: 60 },
     training: { localEpochs: 2 },
     pollMs: 20,
+    longPollMs: 0,
     ...overrides,
   });
 }

@@ -62,3 +62,25 @@ describe('a federation in one process (the same agent code a hospital runs)', ()
     }
   });
 });
+
+describe('task long poll', () => {
+  it('a waiting site hears of a new round as soon as it starts, not at its next poll', async () => {
+    const dir = tempDir('longpoll');
+    const coord = await openCoordinator(federationConfig(dir, { longPollMs: 5000, pollMs: 5000 }), tokenHashes());
+    try {
+      const s = coord.service;
+      for (const id of ['a', 'b']) await s.register({ siteId: id, token: TOKENS[id] }, { datasetSize: 1, capabilities: {} });
+      const t0 = Date.now();
+      const pending = s.pullTask({ siteId: 'a', token: TOKENS.a });
+      await new Promise((r) => setTimeout(r, 300));
+      await s.register({ siteId: 'c', token: TOKENS.c }, { datasetSize: 1, capabilities: {} }); // the third site: round 1 can start
+      const task = await pending;
+      const waited = Date.now() - t0;
+      expect(task.kind).toBe('train');
+      expect(waited).toBeGreaterThanOrEqual(300);
+      expect(waited).toBeLessThan(3000);
+    } finally {
+      coord.close();
+    }
+  });
+});

@@ -80,6 +80,39 @@ function runKey(input: TrainLocalInput, task: Task): string {
 }
 
 /**
+ * One pass over the training set in an order and with augmentations drawn from the run seed
+ * and the epoch number alone, so a resumed run repeats them. Advances `state.step`.
+ */
+function runEpoch(ctx: StepContext, input: TrainLocalInput, numClasses: number, epoch: number, state: CheckpointState): { trainLoss: number; lr: number } {
+  const { train, config: cfg } = input;
+  const stepsPerEpoch = Math.ceil(train.n / cfg.batchSize);
+  const seedRng = new Rng(cfg.seed);
+  const order = shuffledOrder(train.n, seedRng.fork(`shuffle:${epoch}`));
+  const augRng = seedRng.fork(`augment:${epoch}`);
+  const bar = progressBar(`${cfg.label ?? 'train'} epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch);
+  let lossSum = 0;
+  let seen = 0;
+  let lr = 0;
+  try {
+    for (const rows of batchRanges(order, cfg.batchSize)) {
+      lr = learningRateAt(cfg.schedule, state.step, cfg.epochs * stepsPerEpoch);
+      const batch = makeBatch(train, rows, { softLabels: input.softLabels, numClasses, augment: cfg.augment, rng: augRng });
+      try {
+        lossSum += trainStep(ctx, batch, lr) * rows.length;
+      } finally {
+        disposeBatch(batch);
+      }
+      seen += rows.length;
+      state.step++;
+      bar.tick(1, `loss ${(lossSum / seen).toFixed(4)} lr ${lr.toExponential(1)}`);
+    }
+  } finally {
+    bar.stop();
+  }
+  return { trainLoss: lossSum / train.n, lr };
+}
+
+/**
  * Trains `model` on a site's data for `config.epochs` epochs (fewer when early stopping
  * fires): seeded shuffling and augmentation, the LR schedule, validation each epoch, a
  * checkpoint after each epoch, resumption from a checkpoint of the same run, FedProx's
@@ -106,8 +139,6 @@ export async function trainLocal(input: TrainLocalInput): Promise<TrainLocalResu
     best = resumed.tensors.best;
   }
   applyMasks(ctx);
-  const stepsPerEpoch = Math.ceil(train.n / cfg.batchSize);
-  const totalSteps = cfg.epochs * stepsPerEpoch;
   const patience = cfg.earlyStopping?.patience ?? Infinity;
   let stoppedEarly = false;
   try {
@@ -117,25 +148,7 @@ export async function trainLocal(input: TrainLocalInput): Promise<TrainLocalResu
         break;
       }
       const t0 = Date.now();
-      const seedRng = new Rng(cfg.seed);
-      const order = shuffledOrder(train.n, seedRng.fork(`shuffle:${epoch}`));
-      const augRng = seedRng.fork(`augment:${epoch}`);
-      const bar = progressBar(`${cfg.label ?? 'train'} epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch);
-      let lossSum = 0;
-      let lr = 0;
-      for (const rows of batchRanges(order, cfg.batchSize)) {
-        lr = learningRateAt(cfg.schedule, state.step, totalSteps);
-        const batch = makeBatch(train, rows, { softLabels: input.softLabels, numClasses, augment: cfg.augment, rng: augRng });
-        try {
-          lossSum += trainStep(ctx, batch, lr) * rows.length;
-        } finally {
-          disposeBatch(batch);
-        }
-        state.step++;
-        bar.tick(1, `loss ${(lossSum / Math.min(train.n, (state.step - epoch * stepsPerEpoch) * cfg.batchSize)).toFixed(4)} lr ${lr.toExponential(1)}`);
-      }
-      bar.stop();
-      const trainLoss = lossSum / train.n;
+      const { trainLoss, lr } = runEpoch(ctx, input, numClasses, epoch, state);
       const valMetrics = val ? task.evaluate(model, val, cfg.batchSize) : undefined;
       const score = valMetrics ? task.score(valMetrics) : -trainLoss;
       if (score > state.bestScore + (cfg.earlyStopping?.minDelta ?? 0)) {

@@ -14,7 +14,10 @@ export interface SelectOptions {
   minChannels?: number;
   /** Per-group minimum kept fraction (default 0.1). */
   minKeepFraction?: number;
-  /** Round kept channel counts to a multiple of this (8 for hardware-friendly widths; default 1). */
+  /**
+   * Round kept channel counts to the nearest feasible multiple of this (8 for hardware-friendly
+   * widths; default 1). A group with fewer channels than the multiple stays whole.
+   */
   roundTo?: number;
   /** Masks of an earlier step: channels pruned there stay pruned (iterative pruning). */
   previous?: PruneMasks;

@@ -1,8 +1,8 @@
 /**
  * Resampling onto the model's square input: a placement (scale and offset per axis, which
  * keeps the aspect ratio and centres the image, padding the rest) and separable filters —
- * a triangle (bilinear) filter widened by the scale factor when shrinking, so downscaling
- * averages instead of aliasing (as PIL's and tf.image's antialiased resize do) — plus
+ * area averaging when shrinking (each output pixel is the mean of the input area it covers,
+ * as OpenCV's INTER_AREA, so downscaling does not alias), bilinear when enlarging — plus
  * nearest-neighbour for masks.
  */
 
@@ -48,25 +48,34 @@ interface AxisTaps {
 }
 
 function axisTaps(n: number, out: number, scale: number, off: number): AxisTaps {
-  const support = Math.max(1, 1 / scale);
-  const taps = Math.ceil(2 * support) + 2;
+  const shrink = scale < 1;
+  const taps = shrink ? Math.ceil(1 / scale) + 2 : 2;
   const count = new Int32Array(out);
   const idx = new Int32Array(out * taps);
   const w = new Float32Array(out * taps);
   for (let o = 0; o < out; o++) {
     const pos = (o + 0.5 - off) / scale;
     if (pos < 0 || pos > n) continue;
-    const c = pos - 0.5;
     let k = 0;
-    let sum = 0;
-    for (let i = Math.ceil(c - support); i <= Math.floor(c + support) && k < taps; i++) {
-      const wt = 1 - Math.abs(i - c) / support;
-      if (wt <= 0) continue;
+    const add = (i: number, wt: number): void => {
+      if (wt <= 1e-9 || k >= taps) return;
       idx[o * taps + k] = Math.min(n - 1, Math.max(0, i));
       w[o * taps + k] = wt;
-      sum += wt;
       k++;
+    };
+    if (shrink) {
+      // the output pixel covers input [a, b): weight each input pixel by its overlap
+      const a = Math.max(0, (o - off) / scale);
+      const b = Math.min(n, (o + 1 - off) / scale);
+      for (let i = Math.floor(a); i < b; i++) add(i, Math.min(b, i + 1) - Math.max(a, i));
+    } else {
+      const c = pos - 0.5;
+      const i0 = Math.floor(c);
+      add(i0, 1 - (c - i0));
+      add(i0 + 1, c - i0);
     }
+    let sum = 0;
+    for (let j = 0; j < k; j++) sum += w[o * taps + j];
     for (let j = 0; j < k; j++) w[o * taps + j] /= sum;
     count[o] = k;
   }
@@ -74,8 +83,8 @@ function axisTaps(n: number, out: number, scale: number, off: number): AxisTaps 
 }
 
 /**
- * Resamples a rows×columns×channels image (pixel-interleaved) to size×size×channels with
- * the antialiased triangle filter; output pixels outside the placed image get `pad`.
+ * Resamples a rows×columns×channels image (pixel-interleaved) to size×size×channels (area
+ * average when shrinking, bilinear when enlarging); output pixels outside the placed image get `pad`.
  * Separable: a vertical pass that blends whole input rows (contiguous, so it streams through
  * memory), then a horizontal pass over the few output rows. With `window`, each source value
  * v first becomes clamp(a·v + b, 0, 1) — the VOI window, applied on the fly before filtering.

@@ -44,14 +44,16 @@ describe('VOI window', () => {
 });
 
 describe('resize', () => {
-  it('halving uses the triangle filter of support 2: weights 1/8, 3/8, 3/8, 1/8', () => {
+  it('shrinking averages the covered area; enlarging is bilinear', () => {
     const src = Float32Array.from([0, 8, 16, 0, 8, 0, 24, 8]);
-    const out = resampleLinear(src, 1, 8, 1, 4, { scaleY: 1, scaleX: 0.5, offY: 0, offX: 0 }, -1);
-    // the row is 1 input row tall: vertical taps all hit row 0
-    const w = [1, 3, 3, 1].map((x) => x / 8);
-    const at = (i: number): number => src[Math.min(7, Math.max(0, i))];
-    const expected = [0, 1, 2, 3].map((o) => w.reduce((s, wt, k) => s + wt * at(2 * o - 1 + k), 0));
-    expect(Array.from(out.subarray(0, 4)).map((v) => +v.toFixed(5))).toEqual(expected.map((v) => +v.toFixed(5)));
+    const p = { scaleY: 1, scaleX: 0.5, offY: 0, offX: 0 };
+    expect(Array.from(resampleLinear(src, 1, 8, 1, 4, p, -1).subarray(0, 4))).toEqual([4, 8, 4, 16]);
+    // by 3/8: output pixel 1 covers input [8/3, 16/3): 1/3 of pixel 2, pixels 3 and 4, 1/3 of pixel 5
+    const third = resampleLinear(src, 1, 8, 1, 3, { scaleY: 1, scaleX: 3 / 8, offY: 0, offX: 0 }, -1);
+    expect(third[1]).toBeCloseTo((16 / 3 + 0 + 8 + 0 / 3) / (8 / 3), 5);
+    // enlarging 2×: output 1 sits at input 0.25 → 0.75·0 + 0.25·8; output 2 at 0.75 → 0.25·0 + 0.75·8
+    const up = resampleLinear(Float32Array.from([0, 8]), 1, 2, 1, 4, { scaleY: 2, scaleX: 2, offY: 0, offX: 0 }, -1);
+    expect(Array.from(up.subarray(0, 4))).toEqual([0, 2, 6, 8]);
   });
 
   it('keeps the aspect ratio and pads: a 40×80 image fills rows 4–11 of 16', () => {

@@ -2,13 +2,14 @@ import { UserError } from '../../core/errors.ts';
 import type { TensorRange } from '../calibration/histogram.ts';
 import { defaultOpset, floatTensor, floatValues, getIntAttr, intAttr, intTensor, type ModelProto, type NodeProto, type TensorProto } from './onnx-tensors.ts';
 import { activationQParams, type ActivationQParams, quantizeBias, quantizeWeightsPerChannel } from './params.ts';
+import { consumersOf } from './select.ts';
 
 /** Ops that only move or pick values: their output reuses their input's quantization, so ORT drops the Q/DQ around them. */
 const VALUE_PRESERVING = new Set(['MaxPool', 'GlobalMaxPool', 'Flatten', 'Reshape', 'Transpose', 'Identity']);
 
 /** Options of insertQdq. */
 export interface QdqOptions {
-  /** Node names to keep in FP32: float weights, no Q/DQ on their outputs (mixed precision). */
+  /** Node names to keep in FP32 (mixed precision): float weights; a tensor read only by such nodes gets no Q/DQ. */
   keepFp32?: ReadonlySet<string>;
 }
 
@@ -40,10 +41,11 @@ export function insertQdq(model: ModelProto, ranges: ReadonlyMap<string, TensorR
   // activation parameters; value-preserving ops inherit their input's
   const producer = new Map<string, NodeProto>();
   for (const n of g.node ?? []) for (const out of n.output ?? []) producer.set(out, n);
+  const readers = consumersOf(g);
   const qp = new Map<string, ActivationQParams>();
   for (const [t, r] of ranges) {
     const p = producer.get(t);
-    if (p && keep.has(p.name ?? '')) continue;
+    if ((readers.get(t) ?? []).every((n) => keep.has(n.name ?? ''))) continue; // only FP32 readers: nothing to gain
     const inherited = p && VALUE_PRESERVING.has(p.opType ?? '') ? qp.get(p.input?.[0] ?? '') : undefined;
     qp.set(t, inherited ?? activationQParams(r));
   }

@@ -50,7 +50,7 @@ export interface OnnxSummary {
   irVersion: number;
   inputs: { name: string; dims: (number | string)[] }[];
   outputs: { name: string; dims: (number | string)[] }[];
-  nodes: { opType: string; attrs: Record<string, number | number[] | string> }[];
+  nodes: { opType: string; name: string; inputs: string[]; attrs: Record<string, number | number[] | string> }[];
 }
 
 /** Decodes an ONNX model with onnx-proto into a plain summary of its graph. */
@@ -71,6 +71,6 @@ export function decodeOnnx(bytes: Uint8Array): OnnxSummary {
     irVersion: Number(m.irVersion),
     inputs: (g.input ?? []).map(io),
     outputs: (g.output ?? []).map(io),
-    nodes: (g.node ?? []).map((n) => ({ opType: n.opType ?? '', attrs: Object.fromEntries((n.attribute ?? []).map((a) => [a.name ?? '', attr(a)])) })),
+    nodes: (g.node ?? []).map((n) => ({ opType: n.opType ?? '', name: n.name ?? '', inputs: n.input ?? [], attrs: Object.fromEntries((n.attribute ?? []).map((a) => [a.name ?? '', attr(a)])) })),
   };
 }

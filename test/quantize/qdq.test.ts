@@ -9,7 +9,8 @@ import { ActivationProbe, collectHistograms, collectRanges, chooseRanges, histog
 import { mergeHistograms } from '../../quantize/calibration/histogram.ts';
 import { exportOnnx } from '../../quantize/export/index.ts';
 import { floatValues, decodeModel } from '../../quantize/qdq/onnx-tensors.ts';
-import { activationsToQuantize, quantizeStatic } from '../../quantize/qdq/index.ts';
+import { activationsToQuantize, quantizeStatic, quantizeWithRanges } from '../../quantize/qdq/index.ts';
+import type { TensorRange } from '../../quantize/calibration/histogram.ts';
 import { activationQParams, quantizeBias, quantizeWeightsPerChannel } from '../../quantize/qdq/params.ts';
 import { openSession, type FloatTensor } from '../../runtime/session.ts';
 import { decodeOnnx, perturbWeights } from './compare.ts';
@@ -78,6 +79,7 @@ describe.each(['cnn-s', 'mobile-s'] as const)('%s quantized to INT8 QDQ', (arch)
   let fp32: Uint8Array;
   let int8: Uint8Array;
   let file: string;
+  let ranges: Map<string, TensorRange>;
   const calib = batches(4, SIZE, 100);
   const probe = batches(1, SIZE, 999)[0];
 
@@ -85,7 +87,7 @@ describe.each(['cnn-s', 'mobile-s'] as const)('%s quantized to INT8 QDQ', (arch)
     const model = buildModel(arch, { inputSize: SIZE, numClasses: 3, seed: 2 });
     perturbWeights(model, 8);
     fp32 = exportOnnx(model);
-    int8 = (await quantizeStatic(fp32, calib, { method: 'minmax' })).bytes;
+    ({ bytes: int8, ranges } = await quantizeStatic(fp32, calib, { method: 'minmax' }));
     file = path.join(tmp, `${arch}.int8.onnx`);
     await writeFile(file, int8);
   });
@@ -128,6 +130,21 @@ describe.each(['cnn-s', 'mobile-s'] as const)('%s quantized to INT8 QDQ', (arch)
     const perChannel = data.length / dims[0];
     for (let i = 0; i < data.length; i++) expect(Math.abs(data[i] - q[i] * s[Math.floor(i / perChannel)])).toBeLessThanOrEqual(s[Math.floor(i / perChannel)] / 2 + 1e-7);
     for (let c = 0; c < dims[0]; c++) expect(Math.max(...Array.from(q.subarray(c * perChannel, (c + 1) * perChannel), Math.abs))).toBe(127);
+  });
+
+  it('keeps chosen nodes in FP32 (mixed precision): the stem stays a float Conv and the input is not quantized', async () => {
+    const stem = decodeOnnx(fp32).nodes.find((n) => n.opType === 'Conv')!;
+    const mixed = quantizeWithRanges(fp32, ranges, { keepFp32: new Set([stem.name]) });
+    const nodes = decodeOnnx(mixed).nodes;
+    expect(nodes.filter((n) => n.opType === 'QuantizeLinear' && n.inputs[0] === 'input')).toEqual([]);
+    expect(nodes.find((n) => n.name === stem.name)?.inputs.slice(0, 2)).toEqual(stem.inputs.slice(0, 2));
+    const opt = path.join(tmp, `${arch}.mixed.opt.onnx`);
+    const out = await logits(mixed, probe, 'all', opt);
+    const ops = decodeOnnx(new Uint8Array(await readFile(opt))).nodes.map((n) => n.opType);
+    const convs = decodeOnnx(fp32).nodes.filter((n) => n.opType === 'Conv').length;
+    expect(ops.filter((o) => o === 'QLinearConv').length).toBe(convs - 1);
+    const reference = await logits(fp32, probe);
+    expect(maxAbs(out, reference)).toBeLessThanOrEqual(0.05 * maxAbs(reference));
   });
 
   it('passes onnx.checker when python3-onnx is installed', () => {

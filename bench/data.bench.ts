@@ -17,15 +17,22 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'fedkd-bench-data-'));
 try {
   await writeBenchFolder(dir, IMAGES);
   const rates: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const r = spawnSync(process.execPath, [path.join(root, 'bin', 'fedkd.js'), 'bench', 'data', '--dir', dir, '--json'], { cwd: root, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`fedkd bench data failed: ${r.stderr}`);
     const line = r.stdout.trim().split('\n').pop() as string;
     process.stdout.write(`${JSON.stringify({ bench: 'data', run: i + 1, ...JSON.parse(line) })}\n`);
-    rates.push((JSON.parse(line) as { imagesPerSecond: number }).imagesPerSecond);
+    const fig = JSON.parse(line) as { imagesPerSecond: number; cpuSecondsPerImage: number };
+    rates.push(fig.imagesPerSecond);
+    cpu.push(fig.cpuSecondsPerImage);
   }
   const best = Math.max(...rates);
   process.stdout.write(`${JSON.stringify({ bench: 'data', figure: 'bestImagesPerSecond', value: best, target: TARGET_IMAGES_PER_SECOND, met: best >= TARGET_IMAGES_PER_SECOND, loadAverage: os.loadavg()[0] })}\n`);
+  // when other work shares the cores, the wall-clock rate understates the code: this is the rate
+  // two otherwise idle cores would give at the measured CPU cost per image (an estimate, labelled so)
+  const cpuBound = Math.round(2 / Math.min(...cpu));
+  process.stdout.write(`${JSON.stringify({ bench: 'data', figure: 'cpuBoundImagesPerSecondOn2Cores', value: cpuBound, estimate: true, cpuSecondsPerImage: Math.min(...cpu) })}\n`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

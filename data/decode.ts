@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { UserError } from '../core/errors.ts';
 import { decodeDicom } from './dicom/read.ts';
@@ -40,4 +41,13 @@ export async function decodeImageFile(file: string): Promise<DecodedImage> {
     throw new UserError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   return decodeImageBytes(bytes, file);
+}
+
+/** Reads an image file synchronously (cheaper in a worker thread), a missing file being a UserError. */
+export function readImageBytesSync(file: string): Uint8Array {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new UserError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }

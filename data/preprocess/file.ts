@@ -1,4 +1,4 @@
-import { decodeImageFile } from '../decode.ts';
+import { decodeImageBytes, readImageBytesSync } from '../decode.ts';
 import type { PreprocessConfig } from './config.ts';
 import { preprocessImage, preprocessMask } from './preprocess.ts';
 
@@ -11,8 +11,8 @@ export interface PreprocessedItem {
 
 /** Decodes and preprocesses one image (and its mask, resized the same way, nearest). */
 export async function preprocessFile(file: string, mask: string | null, cfg: PreprocessConfig): Promise<PreprocessedItem> {
-  const img = await decodeImageFile(file);
+  const img = await decodeImageBytes(readImageBytesSync(file), file);
   const x = preprocessImage(img, cfg);
-  const m = mask ? preprocessMask(await decodeImageFile(mask), cfg, img) : null;
+  const m = mask ? preprocessMask(await decodeImageBytes(readImageBytesSync(mask), mask), cfg, img) : null;
   return { x, mask: m, decodes: mask ? 2 : 1 };
 }

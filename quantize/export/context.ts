@@ -17,6 +17,8 @@ export interface ConvertContext {
   output: string;
   /** The BN folded into this layer, if any. */
   fold?: BnFold;
+  /** Class names of the layers that read this layer's output. */
+  readers: string[];
 }
 
 /**

@@ -87,11 +87,18 @@ const upSampling2d: LayerConverter = (ctx) => {
   return g.node('Resize', [ctx.inputs[0], '', scales], ctx.output, attrs, node.name);
 };
 
-/** ZeroPadding2D → Pad with zeros on H and W. */
+/**
+ * ZeroPadding2D → Pad with zeros on H and W. Before a MaxPool the pad value is −0.0 (equal
+ * to 0): ONNX Runtime's PadFusion would otherwise merge the Pad into the MaxPool, whose pads
+ * act as −∞ (wrong for negative inputs) and must be smaller than the kernel; it only fuses a
+ * pad value whose bytes are all zero.
+ */
 const zeroPadding2d: LayerConverter = (ctx) => {
   const [[top, bottom], [left, right]] = ctx.node.config.padding as number[][];
   const pads = ctx.g.int64s(`${ctx.node.name}/pads`, [0, 0, top, left, 0, 0, bottom, right]);
-  return ctx.g.node('Pad', [ctx.inputs[0], pads], ctx.output, { mode: 'constant' }, ctx.node.name);
+  const inputs = [ctx.inputs[0], pads];
+  if (ctx.readers.includes('MaxPooling2D')) inputs.push(ctx.g.floats(`${ctx.node.name}/value`, [], [-0]));
+  return ctx.g.node('Pad', inputs, ctx.output, { mode: 'constant' }, ctx.node.name);
 };
 
 /** Converters of the layers without weights. */

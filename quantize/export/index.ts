@@ -53,6 +53,8 @@ export function exportOnnx(model: tf.LayersModel): Uint8Array {
   const foldedBns = new Set(folds.values());
   const tensor = new Map<string, string>([[graph.inputLayer, g.unique(ONNX_INPUT)]]);
   const outputName = new Map(graph.outputLayers.map((n, i) => [n, g.unique(i === 0 ? ONNX_OUTPUT : `${ONNX_OUTPUT}_${i}`)]));
+  const readers = new Map<string, string[]>();
+  for (const n of graph.nodes) for (const i of n.inputs) readers.set(i, [...(readers.get(i) ?? []), n.className]);
   let inputShape: number[] = [];
   for (const node of graph.nodes) {
     if (node.className === 'InputLayer') {
@@ -68,7 +70,7 @@ export function exportOnnx(model: tf.LayersModel): Uint8Array {
     if (!convert) throw unsupported(node);
     const bn = folds.get(node.name);
     const namedAs = bn ?? node.name;
-    const ctx: ConvertContext = { g, node, inputs, output: outputName.get(namedAs) ?? g.unique(namedAs) };
+    const ctx: ConvertContext = { g, node, inputs, output: outputName.get(namedAs) ?? g.unique(namedAs), readers: readers.get(namedAs) ?? [] };
     if (bn) ctx.fold = bnAffine(graph.nodes.find((n) => n.name === bn) as LayerNode);
     tensor.set(node.name, convert(ctx));
   }

@@ -41,6 +41,14 @@ const CASES: [string, [number, number, number], Build][] = [
     },
   ],
   [
+    'zero padding before a max pool (not fused by ORT into the pool, zeros beat negative values)',
+    [6, 6, 2],
+    (x) => {
+      const y = apply(L.zeroPadding2d({ name: 'pad', padding: [[2, 2], [2, 2]] }), x);
+      return apply(L.maxPooling2d({ name: 'max', poolSize: 2, strides: 2, padding: 'valid' }), y);
+    },
+  ],
+  [
     'separable conv + BN, standalone BN after Add, LeakyReLU, bilinear upsampling',
     [8, 8, 3],
     (x) => {
@@ -91,7 +99,8 @@ describe('export of individual layer kinds', () => {
 
   it('folds a BN into the transposed conv and the dense layer, keeps the one after Add as Mul/Add', () => {
     const input = tf.input({ name: 'input', shape: [8, 8, 3] });
-    const model = tf.model({ inputs: input, outputs: CASES[2][2](input) });
+    const build = CASES.find(([label]) => label.startsWith('separable conv'))![2];
+    const model = tf.model({ inputs: input, outputs: build(input) });
     const ops = decodeOnnx(exportOnnx(model)).nodes.map((n) => n.opType);
     expect(ops).toEqual(['Conv', 'Conv', 'Add', 'Add', 'Mul', 'Add', 'LeakyRelu', 'Resize']);
   });

@@ -1,8 +1,9 @@
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '../core/errors.ts';
 import type { NamedTensor } from '../core/tensors.ts';
-import { loadDataset } from '../data/dataset/load.ts';
+import { readLabels, type PreprocessInput } from '../data/index.ts';
 import { softLabels } from '../distill/soft-labels.ts';
 import { initBackend } from '../engine/backend.ts';
 import { buildModel } from '../models/index.ts';
@@ -11,31 +12,60 @@ import type { RoundConfig } from '../proto/types.ts';
 import { evaluate } from '../train/evaluate.ts';
 import { trainLocal } from '../train/loop.ts';
 import { DEFAULT_RECIPE } from '../train/recipes.ts';
+import { loadSitePart, sitePart } from '../train/site-data.ts';
 import type { ImageSet } from '../train/types.ts';
 import type { EvaluateOutput, FitOutput, SiteTrainer } from './site-trainer.ts';
 
 /**
- * The student the round config describes (the coordinator's `training` section passes
- * these keys to every site, so all sites build the model the global weights belong to).
+ * The student and its local training as the round config describes them (the coordinator's
+ * `training` section passes these keys to every site, so all sites build the model the
+ * global weights belong to, and preprocess as the teacher did).
  */
 export interface StudentSpec {
   arch: string;
   imageSize: number;
-  channels: 1 | 3;
   numClasses: number;
   widthMultiplier: number;
   batchSize: number;
   lr: number;
   seed: number;
+  window: 'file' | 'auto' | 'minmax' | 'lung' | 'mediastinum' | 'bone';
+  normalize: 'unit' | 'zscore';
+  /** KD temperature and weight of the soft term. */
+  temperature: number;
+  alpha: number;
 }
 
-/** Defaults of the student spec, for keys the round config leaves out. */
-export const DEFAULT_STUDENT: StudentSpec = { arch: 'mobile-s', imageSize: 64, channels: 1, numClasses: 2, widthMultiplier: 1, batchSize: DEFAULT_RECIPE.batchSize, lr: DEFAULT_RECIPE.lr, seed: 0 };
+/** Defaults of the student spec, for keys the round config (and the teacher's sidecar) leave out; as `fedkd train`'s. */
+export const DEFAULT_STUDENT: StudentSpec = {
+  arch: 'mobile-s',
+  imageSize: 64,
+  numClasses: 2,
+  widthMultiplier: 1,
+  batchSize: DEFAULT_RECIPE.batchSize,
+  lr: DEFAULT_RECIPE.lr,
+  seed: 0,
+  window: 'file',
+  normalize: 'zscore',
+  temperature: 4,
+  alpha: 0.7,
+};
 
-/** The student spec from a round config (unknown keys ignored, missing ones defaulted). */
-export function studentSpec(c: RoundConfig | null): StudentSpec {
-  const pick = <K extends keyof StudentSpec>(k: K): StudentSpec[K] => (c && c[k] !== undefined ? (c[k] as StudentSpec[K]) : DEFAULT_STUDENT[k]);
-  return { arch: pick('arch'), imageSize: pick('imageSize'), channels: pick('channels'), numClasses: pick('numClasses'), widthMultiplier: pick('widthMultiplier'), batchSize: pick('batchSize'), lr: pick('lr'), seed: pick('seed') };
+/** The teacher's preprocessing from its sidecar (`<teacher>.json`, written by `fedkd teacher train`), if any. */
+export function teacherDefaults(teacher: string): Partial<StudentSpec> {
+  const sidecar = `${teacher}.json`;
+  if (!existsSync(sidecar)) return {};
+  const p = (JSON.parse(readFileSync(sidecar, 'utf8')) as { preprocess?: { size?: number; window?: StudentSpec['window']; normalize?: StudentSpec['normalize'] } }).preprocess;
+  if (!p) return {};
+  return Object.fromEntries(Object.entries({ imageSize: p.size, window: p.window, normalize: p.normalize }).filter(([, v]) => v !== undefined));
+}
+
+/** The student spec: round config keys over the teacher's preprocessing over the defaults (unknown keys ignored). */
+export function studentSpec(c: RoundConfig | null, base: Partial<StudentSpec> = {}): StudentSpec {
+  const d = { ...DEFAULT_STUDENT, ...base };
+  const out = { ...d };
+  for (const k of Object.keys(d) as (keyof StudentSpec)[]) if (c && c[k] !== undefined) (out as Record<string, unknown>)[k] = c[k];
+  return out;
 }
 
 interface SiteData {
@@ -58,15 +88,20 @@ export class KdTrainer implements SiteTrainer {
     private readonly teacher: string,
   ) {}
 
+  private spec(c: RoundConfig | null): StudentSpec {
+    return studentSpec(c, teacherDefaults(this.teacher));
+  }
+
   private load(spec: StudentSpec): Promise<SiteData> {
-    const key = `${spec.imageSize}/${spec.channels}`;
+    const pre: PreprocessInput = { size: spec.imageSize, channels: 1, window: spec.window, normalize: spec.normalize };
+    const key = JSON.stringify(pre);
     if (this.data?.key !== key) {
       const value = (async () => {
         await initBackend();
-        const pre = { size: spec.imageSize, channels: spec.channels };
-        const train = await loadDataset(path.join(this.siteDir, 'train'), pre);
-        const test = await loadDataset(path.join(this.siteDir, 'test'), pre);
-        const soft = await softLabels(this.teacher, train, { cacheDir: path.join(this.siteDir, 'train', '.fedkd-cache'), preprocess: pre });
+        const train = (await loadSitePart(this.siteDir, 'train', pre))!;
+        const test = await loadSitePart(this.siteDir, 'test', pre);
+        if (!test) throw new UserError(`${this.siteDir} has no held-out split (expected ${path.join(this.siteDir, 'test', 'labels.csv')})`);
+        const soft = await softLabels(this.teacher, train, { cacheDir: path.join(sitePart(this.siteDir, 'train')!, '.fedkd-cache'), preprocess: pre });
         if (soft.numClasses !== spec.numClasses) throw new UserError(`teacher ${this.teacher} has ${soft.numClasses} classes, the student ${spec.numClasses}`);
         return { train, test, soft: soft.logits };
       })();
@@ -76,18 +111,20 @@ export class KdTrainer implements SiteTrainer {
   }
 
   private studentFor(spec: StudentSpec, global: readonly NamedTensor[]): tf.LayersModel {
-    const key = `${spec.arch}/${spec.imageSize}/${spec.channels}/${spec.numClasses}/${spec.widthMultiplier}`;
+    const key = `${spec.arch}/${spec.imageSize}/${spec.numClasses}/${spec.widthMultiplier}`;
     if (this.model?.key !== key) {
       this.model?.model.dispose();
-      this.model = { key, model: buildModel(spec.arch, { inputSize: spec.imageSize, inputChannels: spec.channels, numClasses: spec.numClasses, widthMultiplier: spec.widthMultiplier, seed: spec.seed }) };
+      this.model = { key, model: buildModel(spec.arch, { inputSize: spec.imageSize, inputChannels: 1, numClasses: spec.numClasses, widthMultiplier: spec.widthMultiplier, seed: spec.seed }) };
     }
     setNamedWeights(this.model.model, global);
     return this.model.model;
   }
 
-  /** Training images, announced at registration (loads the data with default preprocessing). */
+  /** Training images, announced at registration: the rows of train/labels.csv (no decoding; the preprocessing comes with the first round). */
   async datasetSize(): Promise<number> {
-    return (await this.load(DEFAULT_STUDENT)).train.n;
+    const dir = sitePart(this.siteDir, 'train');
+    if (!dir) throw new UserError(`${this.siteDir} has no training data (expected ${path.join(this.siteDir, 'train', 'labels.csv')})`);
+    return readLabels(dir).length;
   }
 
   /** The trainer and the tfjs backend. */
@@ -98,7 +135,7 @@ export class KdTrainer implements SiteTrainer {
 
   /** E epochs of distillation from the global weights. */
   async fit(global: NamedTensor[], config: RoundConfig): Promise<FitOutput> {
-    const spec = studentSpec(config);
+    const spec = this.spec(config);
     const d = await this.load(spec);
     const model = this.studentFor(spec, global);
     const r = await trainLocal({
@@ -114,6 +151,7 @@ export class KdTrainer implements SiteTrainer {
         schedule: { lr: spec.lr, kind: 'cosine', warmupSteps: 0, minLr: spec.lr / 10 },
         seed: spec.seed * 1000 + config.round,
         augment: DEFAULT_RECIPE.augment,
+        kd: { temperature: spec.temperature, alpha: spec.alpha },
         label: `round ${config.round}`,
       },
     });
@@ -122,7 +160,7 @@ export class KdTrainer implements SiteTrainer {
 
   /** AUC, accuracy and loss of the global weights on the site's test split. */
   async evaluate(global: NamedTensor[], config: RoundConfig | null): Promise<EvaluateOutput> {
-    const spec = studentSpec(config);
+    const spec = this.spec(config);
     const d = await this.load(spec);
     const e = evaluate(this.studentFor(spec, global), d.test);
     return { numExamples: e.n, metrics: { auc: e.auc, accuracy: e.accuracy, loss: e.loss } };

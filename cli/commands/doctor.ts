@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import * as ort from 'onnxruntime-node';
 import { initBackend, type BackendChoice } from '../../engine/backend.ts';
-import { planInference, type InferencePlan } from '../../runtime/plan.ts';
+import { choosePrecision, planInference, type InferencePlan, type Precision } from '../../runtime/plan.ts';
+import { scanRepository } from '../../runtime/repository.ts';
 import { cpuFeatures, systemProbes, type CpuFeatures, type GpuInfo, type SystemProbes } from '../../runtime/probes.ts';
 import { printJson } from '../run.ts';
 
@@ -13,21 +14,26 @@ export interface DoctorReport {
   gpu: { nvidiaSmi: boolean; gpus: GpuInfo[] };
   ram: { totalMB: number; freeMB: number };
   inference: InferencePlan;
+  /** With `--models DIR`: the file each version would run, and why. */
+  models?: { version: string; precision: Precision; why: string }[];
 }
 
 const MIB = 1024 * 1024;
 
 /** Gathers the doctor report from the probes (the real ones by default). */
-export async function diagnose(probes: SystemProbes = systemProbes): Promise<DoctorReport> {
+export async function diagnose(probes: SystemProbes = systemProbes, models?: string): Promise<DoctorReport> {
   const backend = await initBackend();
   const gpus = probes.gpus();
+  const inference = planInference(probes);
+  const versions = models ? scanRepository(models).versions : undefined;
   return {
     tfjs: { backend: backend.name, reason: backend.reason, skipped: backend.skipped },
     onnxruntime: { version: ort.env.versions.node ?? ort.env.versions.common, providers: probes.listBackends() },
     cpu: cpuFeatures(probes.cpuInfoText()),
     gpu: { nvidiaSmi: gpus.length > 0, gpus },
     ram: { totalMB: Math.round(probes.totalRamBytes() / MIB), freeMB: Math.round(probes.freeRamBytes() / MIB) },
-    inference: planInference(probes),
+    inference,
+    ...(versions ? { models: versions.map((v) => ({ version: v.version, ...choosePrecision(Object.keys(v.files) as Precision[], inference.mode, v.int8Faster) })) } : {}),
   };
 }
 
@@ -48,6 +54,7 @@ export function formatDoctor(r: DoctorReport): string {
     ['ram', `${r.ram.freeMB} MiB free of ${r.ram.totalMB} MiB`],
     ['inference', `${r.inference.mode} mode on ${r.inference.provider}, batch ≤ ${r.inference.maxBatch}`],
     ...r.inference.reasons.map((why): [string, string] => ['  because', why]),
+    ...(r.models ?? []).map((m): [string, string] => [`model ${m.version}`, `${m.precision} — ${m.why}`]),
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
@@ -58,9 +65,10 @@ export function register(program: Command): void {
   program
     .command('doctor')
     .description('show the tfjs backend, ONNX Runtime providers, CPU features, GPU, RAM and the inference mode')
+    .option('--models <dir>', 'also show which file of each version in this model repository would run')
     .option('--json', 'print one JSON line')
-    .action(async (opts: { json?: boolean }) => {
-      const report = await diagnose();
+    .action(async (opts: { json?: boolean; models?: string }) => {
+      const report = await diagnose(systemProbes, opts.models);
       if (opts.json) printJson(report);
       else process.stdout.write(`${formatDoctor(report)}\n`);
     });

@@ -1,7 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.ts';
+import { sumClassifier, writeVersion } from './fixtures/tiny-onnx.ts';
 
 describe('fedkd doctor', () => {
   it('reports the forced tfjs backend, ORT providers and CPU flags as the system shows them', () => {
@@ -28,5 +31,21 @@ describe('fedkd doctor', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/tfjs backend\s+cpu — requested by FEDKD_BACKEND/);
     expect(r.stdout).toMatch(/inference\s+(cpu|gpu|light) mode on (cpu|cuda)/);
+  });
+
+  it('with --models says which file of each version would run on this machine', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fedkd-doctor-'));
+    try {
+      for (const f of ['model.fp32.onnx', 'model.int8.onnx']) writeVersion(dir, '1', sumClassifier(1, 0), f);
+      writeFileSync(path.join(dir, '1', 'report.json'), JSON.stringify({ rows: [{ precision: 'fp32', latencyMs: { batch32: 9 } }, { precision: 'int8', latencyMs: { batch32: 4 } }] }));
+      const r = runCli(['doctor', '--json', '--models', dir], { env: { FEDKD_BACKEND: 'cpu' } });
+      expect(r.code).toBe(0);
+      const d = JSON.parse(r.stdout);
+      // no GPU here: CPU (or light) mode, and the report says INT8 is faster
+      expect(d.inference.provider).toBe('cpu');
+      expect(d.models).toEqual([{ version: '1', precision: 'int8', why: expect.stringMatching(/INT8/) }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

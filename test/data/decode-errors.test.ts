@@ -50,11 +50,11 @@ describe('bad files', () => {
 
   it('truncated inside the pixel data', async () => {
     const b = readFileSync(good);
-    expect(await reason(put('cut-pixels.dcm', b.subarray(0, b.length - 100)))).toMatch(/truncated|not a readable DICOM/);
+    expect(await reason(put('cut-pixels.dcm', b.subarray(0, b.length - 100)))).toMatch(/truncated/);
   });
 
   it('truncated inside the header', async () => {
-    expect(await reason(put('cut-header.dcm', readFileSync(good).subarray(0, 200)))).toMatch(/not a readable DICOM file|no pixel data/);
+    expect(await reason(put('cut-header.dcm', readFileSync(good).subarray(0, 200)))).toMatch(/truncated|missing required meta header attribute 0002,0010/);
   });
 
   it('no pixel data', async () => {

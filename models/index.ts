@@ -20,7 +20,7 @@ export type Arch = (typeof ARCHS)[number];
 export const ARCH_DESCRIPTIONS: Record<Arch, string> = {
   'mobile-s': 'reference student: depthwise-separable convnet, 35,842 parameters at 1 channel / 2 classes',
   'cnn-s': 'plain 3x3-conv student with ReLU6, INT8-friendly',
-  'teacher-l': 'residual convnet teacher (ResNet-18 layout at quarter width)',
+  'teacher-l': 'residual convnet teacher (five basic blocks, 32-256 channels), about 35x mobile-s',
   'unet-s': 'small U-Net: one channel of mask logits at the input resolution',
 };
 

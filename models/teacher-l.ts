@@ -30,7 +30,7 @@ function residualBlock(f: LayerFactory, x: tf.SymbolicTensor, p: string, channel
  * `teacher-l`: a ResNet-style teacher at a quarter of ResNet-18's width — stem conv 3×3
  * stride 2 → 32, four stages of residual blocks (32 ×2, 64, 128, 256 channels; the
  * first stage's blocks have identity shortcuts, the others 1×1 projections), global average
- * pool, dropout, dense logits. About 40× mobile-s's parameters. Blocks are named
+ * pool, dropout, dense logits: 1.24M parameters, about 35× mobile-s. Blocks are named
  * `stageS/blockB`.
  */
 export function buildTeacherL(opts: ModelOptions): tf.LayersModel {

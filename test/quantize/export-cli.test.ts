@@ -32,6 +32,7 @@ describe('fedkd export', () => {
     const summary = JSON.parse(r.stdout.trim());
     const bytes = new Uint8Array(await readFile(out));
     expect(summary).toMatchObject({ out, bytes: bytes.length, sha256: sha256(bytes), opset: 13, input: ['N', 3, 24, 24] });
+    expect(summary.maxAbsDiff).toBeLessThanOrEqual(1e-4);
     const x = tf.randomNormal([2, 24, 24, 3], 0, 1, 'float32', 8) as tf.Tensor4D;
     const { diff, dims } = await maxAbsDiff(model, bytes, x);
     expect(dims).toEqual([2, 4]);

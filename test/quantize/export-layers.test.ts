@@ -4,6 +4,7 @@ import { UserError } from '../../core/errors.ts';
 import { initBackend } from '../../engine/backend.ts';
 import { buildModel } from '../../models/index.ts';
 import { exportOnnx } from '../../quantize/export/index.ts';
+import { verifyExport } from '../../quantize/export/verify.ts';
 import { decodeOnnx, maxAbsDiff, perturbWeights } from './compare.ts';
 
 const TOLERANCE = 1e-4;
@@ -122,5 +123,20 @@ describe('export of individual layer kinds', () => {
     const model = tf.model({ inputs: input, outputs: apply(L.flatten({ name: 'flat' }), y) });
     expect(() => exportOnnx(model)).toThrow(UserError);
     expect(() => exportOnnx(model)).toThrow(/layer 'to_rows' \(class Reshape\)/);
+  });
+});
+
+describe('verifyExport', () => {
+  it('passes a faithful export and catches a wrong one', async () => {
+    const model = buildModel('mobile-s', { inputSize: 16, seed: 3 });
+    perturbWeights(model, 5);
+    const good = await verifyExport(model, exportOnnx(model));
+    expect(good.ok).toBe(true);
+    expect(good.maxAbsDiff).toBeLessThanOrEqual(TOLERANCE);
+    const other = buildModel('mobile-s', { inputSize: 16, seed: 4 });
+    perturbWeights(other, 6);
+    const bad = await verifyExport(model, exportOnnx(other));
+    expect(bad.ok).toBe(false);
+    expect(bad.maxAbsDiff).toBeGreaterThan(1e-3);
   });
 });

@@ -27,7 +27,7 @@ function weightAxis(n: NodeProto): number | undefined {
  * parameters; Conv/ConvTranspose/Gemm weights become per-channel symmetric int8 constants
  * behind a DequantizeLinear, biases int32 with scale inputScale·weightScale. ORT's graph
  * optimiser then fuses DQ → Conv → Q into QLinearConv (and Gemm into QGemm) on CPU.
- * Needs opset ≥ 13 (per-channel DequantizeLinear).
+ * Needs opset ≥ 13 (per-channel DequantizeLinear). Edits `model` in place and returns it.
  */
 export function insertQdq(model: ModelProto, ranges: ReadonlyMap<string, TensorRange>, o: QdqOptions = {}): ModelProto {
   if (defaultOpset(model) < 13) throw new UserError(`INT8 quantization needs ONNX opset >= 13, the model has ${defaultOpset(model)}`);

@@ -85,7 +85,8 @@ async function predict(server: ModelServer, decode: DecodeImage, req: http.Incom
       return;
     }
     const foreground = fg.reduce((s, x) => s + (x ? 1 : 0), 0) / fg.length;
-    const mask = { width: mw, height: mh, threshold: MASK_THRESHOLD, foreground, probabilities: Array.from(prob, (p) => Math.round(p * 1e4) / 1e4) };
+    const region = image.inputRegion?.(v.inputShape) ?? { x: 0, y: 0, width: mw, height: mh };
+    const mask = { width: mw, height: mh, threshold: MASK_THRESHOLD, foreground, region, probabilities: Array.from(prob, (p) => Math.round(p * 1e4) / 1e4) };
     sendJson(res, 200, { task: v.task, ...who, latencyMs, inferenceMs, mask, ...(url.searchParams.get('display') ? { display: toDisplay(image) } : {}) });
   } finally {
     lease.release();

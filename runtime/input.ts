@@ -16,6 +16,16 @@ export interface RasterImage {
    * batch axis); the CLI wires data/'s here. Without it, toModelInput is used.
    */
   toInput?: (shape: readonly [number, number, number]) => Float32Array;
+  /** Where the image lies in that input, in input pixels (a padded, aspect-kept placement); default: all of it. */
+  inputRegion?: (shape: readonly [number, number, number]) => Region;
+}
+
+/** A rectangle in pixels; fractional edges allowed. */
+export interface Region {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
 }
 
 /** The greyscale preview the web page windows itself: quantised to 16 bits over [min, max]. */

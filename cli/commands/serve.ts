@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { decodeImageBytes, type DecodedImage } from '../../data/decode.ts';
 import { parsePreprocess, preprocessImage, type PreprocessInput } from '../../data/index.ts';
+import { placeImage } from '../../data/preprocess/preprocess.ts';
 import { createInferenceHttpServer } from '../../runtime/http.ts';
 import { toModelInput, type RasterImage } from '../../runtime/input.ts';
 import { ModelServer } from '../../runtime/model-server.ts';
@@ -68,9 +69,15 @@ function hwcToChw(x: Float32Array, c: number, hw: number): Float32Array {
 export function toRaster(img: DecodedImage, pre: ServingPreprocess = {}): RasterImage {
   const window = img.windows[0] ?? (img.format === 'dicom' ? undefined : { center: (2 ** img.bitsStored - 1) / 2, width: 2 ** img.bitsStored - 1 });
   const raster: RasterImage = { width: img.columns, height: img.rows, channels: img.channels, pixels: img.pixels[0], window, invert: img.invert };
+  const usesData = (c: number, h: number, w: number) => h === w && h >= 4 && (c === 1 || c === 3);
   raster.toInput = ([c, h, w]) => {
-    if (h !== w || h < 4 || (c !== 1 && c !== 3)) return toModelInput({ ...raster, toInput: undefined }, [c, h, w]);
+    if (!usesData(c, h, w)) return toModelInput({ ...raster, toInput: undefined }, [c, h, w]);
     return hwcToChw(preprocessImage(img, parsePreprocess({ ...pre, size: h, channels: c })), c, h * w);
+  };
+  raster.inputRegion = ([c, h, w]) => {
+    if (!usesData(c, h, w)) return { x: 0, y: 0, width: w, height: h };
+    const p = placeImage(img, parsePreprocess({ ...pre, size: h, channels: c }));
+    return { x: p.offX, y: p.offY, width: img.columns * p.scaleX, height: img.rows * p.scaleY };
   };
   return raster;
 }

@@ -52,7 +52,9 @@ function drawMask(ctx, mask, d) {
   });
   octx.putImageData(m, 0, 0);
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(off, 0, 0, d.width, d.height);
+  // the image fills `region` of the model input (aspect kept, padded): map that part back onto it
+  const r = mask.region || { x: 0, y: 0, width: mask.width, height: mask.height };
+  ctx.drawImage(off, r.x, r.y, r.width, r.height, 0, 0, d.width, d.height);
 }
 
 function showWindowControls(d) {

@@ -69,4 +69,13 @@ describe("serve's wiring of data/'s preprocessing", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('says where a non-square image lies in the square model input (aspect kept, centred)', async () => {
+    const img = await decodeImageBytes(writePng(8, 4, 1, 8, Array.from({ length: 32 }, (_, i) => i * 8)), 'wide.png');
+    // 8×4 into 4×4: scale 1/2, so 4×2 pixels, centred vertically: rows 1…3
+    expect(toRaster(img).inputRegion!([1, 4, 4])).toEqual({ x: 0, y: 1, width: 4, height: 2 });
+    const x = toRaster(img).toInput!([1, 4, 4]);
+    expect(Array.from(x.subarray(0, 4))).toEqual([0, 0, 0, 0]); // padding row
+    expect(Array.from(x.subarray(12, 16))).toEqual([0, 0, 0, 0]);
+  });
 });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { FusedAdamOptimizer } from './adam.ts';
+import { DataParallelTrainer } from './data-parallel.ts';
 
 /** Steps run before timing starts (kernel setup, XNNPACK operator creation, heap growth). */
 export const WARMUP_STEPS = 3;
@@ -30,6 +31,8 @@ export interface ThroughputOptions {
   warmupSteps?: number;
   minTimedMs?: number;
   minTimedSteps?: number;
+  /** Worker-thread replicas for data parallelism (DataParallelTrainer); 1 trains in this thread. */
+  replicas?: number;
 }
 
 function randomTargets(model: tf.LayersModel, o: ThroughputOptions, seed: number): tf.Tensor {
@@ -44,21 +47,9 @@ function randomTargets(model: tf.LayersModel, o: ThroughputOptions, seed: number
  * images per second over at least MIN_TIMED_MS / MIN_TIMED_STEPS. BN runs in training mode,
  * as in real training. The current tfjs backend is used; the model's weights change.
  */
-export async function measureTrainingThroughput(model: tf.LayersModel, o: ThroughputOptions): Promise<TrainingThroughput> {
-  const seed = o.seed ?? 1;
-  const inShape = model.inputs[0].shape.slice(1) as number[];
-  const x = tf.randomNormal([o.batch, ...inShape], 0, 1, 'float32', seed);
-  const y = randomTargets(model, o, seed + 1);
-  const opt = new FusedAdamOptimizer(1e-3);
-  const lossOf = (out: tf.Tensor): tf.Scalar =>
-    o.task === 'segmentation' ? tf.losses.sigmoidCrossEntropy(y, out) : tf.losses.softmaxCrossEntropy(y, out);
-  const step = (): number => {
-    const cost = opt.minimize(() => lossOf(model.apply(x, { training: true }) as tf.Tensor), true);
-    const v = cost ? cost.dataSync()[0] : NaN;
-    cost?.dispose();
-    return v;
-  };
-  for (let i = 0; i < (o.warmupSteps ?? WARMUP_STEPS); i++) step();
+/** Runs `step` after a warm-up for at least the minimum time and steps; returns what it measured. */
+async function timeSteps(step: () => Promise<number> | number, o: ThroughputOptions): Promise<TrainingThroughput> {
+  for (let i = 0; i < (o.warmupSteps ?? WARMUP_STEPS); i++) await step();
   const minMs = o.minTimedMs ?? MIN_TIMED_MS;
   const minSteps = o.minTimedSteps ?? MIN_TIMED_STEPS;
   let steps = 0;
@@ -66,13 +57,11 @@ export async function measureTrainingThroughput(model: tf.LayersModel, o: Throug
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   while (steps < minSteps || performance.now() - t0 < minMs) {
-    lastLoss = step();
+    lastLoss = await step();
     steps++;
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  tf.dispose([x, y]);
-  opt.dispose();
   return {
     imagesPerSecond: (steps * o.batch) / seconds,
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
@@ -81,4 +70,43 @@ export async function measureTrainingThroughput(model: tf.LayersModel, o: Throug
     seconds,
     lastLoss,
   };
+}
+
+/**
+ * Trains `model` with Adam (lr 1e-3, fedkd's fused kernel) on one fixed random batch, after a
+ * warm-up, and reports images per second over at least MIN_TIMED_MS / MIN_TIMED_STEPS. BN runs
+ * in training mode, as in real training. With `replicas` > 1 the batch is split over that many
+ * worker threads (DataParallelTrainer) on the current backend; otherwise this thread trains.
+ * The model's weights change only in the single-thread case.
+ */
+export async function measureTrainingThroughput(model: tf.LayersModel, o: ThroughputOptions): Promise<TrainingThroughput> {
+  const seed = o.seed ?? 1;
+  const inShape = model.inputs[0].shape.slice(1) as number[];
+  const x = tf.randomNormal([o.batch, ...inShape], 0, 1, 'float32', seed);
+  const y = randomTargets(model, o, seed + 1);
+  try {
+    if ((o.replicas ?? 1) > 1) {
+      const trainer = await DataParallelTrainer.create(model, { replicas: o.replicas ?? 1, task: o.task, learningRate: 1e-3 });
+      try {
+        trainer.setBatch(x, y);
+        return await timeSteps(() => trainer.step(), o);
+      } finally {
+        await trainer.close();
+      }
+    }
+    const opt = new FusedAdamOptimizer(1e-3);
+    const lossOf = (out: tf.Tensor): tf.Scalar =>
+      o.task === 'segmentation' ? tf.losses.sigmoidCrossEntropy(y, out) : tf.losses.softmaxCrossEntropy(y, out);
+    const step = (): number => {
+      const cost = opt.minimize(() => lossOf(model.apply(x, { training: true }) as tf.Tensor), true);
+      const v = cost ? cost.dataSync()[0] : NaN;
+      cost?.dispose();
+      return v;
+    };
+    const r = await timeSteps(step, o);
+    opt.dispose();
+    return r;
+  } finally {
+    tf.dispose([x, y]);
+  }
 }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { configHash, sha256, sha256File, writeFileAtomic } from '../../core/files.ts';
+import { warn } from '../../core/log.ts';
 import { packTensors, unpackTensors } from '../../core/tensors.ts';
 import type { PreprocessConfig } from '../preprocess/config.ts';
 
@@ -27,6 +28,7 @@ export class TensorCache {
   readonly configKey: string;
   private hashes: Record<string, { size: number; mtimeMs: number; sha256: string }> = {};
   private dirtyHashes = false;
+  private readOnly = false;
 
   constructor(datasetDir: string, cfg: PreprocessConfig) {
     this.root = path.join(datasetDir, CACHE_DIR);
@@ -75,17 +77,27 @@ export class TensorCache {
     }
   }
 
-  /** Stores an item atomically. */
+  /** Stores an item atomically. A dataset folder the site cannot write to only costs the cache (one warning). */
   async put(key: string, item: CachedItem, size: number, channels: number): Promise<void> {
     const tensors = [{ name: 'x', shape: [size, size, channels], dtype: 'float32' as const, data: item.x }];
     if (item.mask) tensors.push({ name: 'mask', shape: [size, size, 1], dtype: 'float32', data: item.mask });
-    await writeFileAtomic(this.itemPath(key), packTensors(tensors));
+    await this.write(this.itemPath(key), packTensors(tensors));
   }
 
   /** Writes the hash memo if it changed. */
   async flush(): Promise<void> {
     if (!this.dirtyHashes) return;
-    await writeFileAtomic(path.join(this.root, 'hashes.json'), JSON.stringify(this.hashes));
+    await this.write(path.join(this.root, 'hashes.json'), JSON.stringify(this.hashes));
     this.dirtyHashes = false;
+  }
+
+  private async write(file: string, data: string | Uint8Array): Promise<void> {
+    if (this.readOnly) return;
+    try {
+      await writeFileAtomic(file, data);
+    } catch (e) {
+      this.readOnly = true;
+      warn(`cannot write the tensor cache under ${this.root} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): continuing without it`);
+    }
   }
 }

@@ -95,6 +95,22 @@ describe('loadDataset', () => {
     expect(z.hash).not.toBe(a.hash);
   });
 
+  it('a dataset folder where the cache cannot be written still loads (without a cache)', async () => {
+    const d = tempDir('nocache');
+    try {
+      writeFileSync(path.join(d, 'a.png'), writePng(8, 8, 1, 8, new Array(64).fill(51)));
+      writeFileSync(path.join(d, 'labels.csv'), 'file,label\na.png,0\n');
+      writeFileSync(path.join(d, '.fedkd-cache'), 'a file where the cache folder should be');
+      for (let k = 0; k < 2; k++) {
+        const r = await loadDataset(d, { size: 4 }, { workers: 0 });
+        expect(r.decoded).toBe(1);
+        expect(r.x[0]).toBeCloseTo(0.2, 6);
+      }
+    } finally {
+      cleanup(d);
+    }
+  });
+
   it('worker threads give the same tensors as this thread', async () => {
     const c3 = { size: SIZE, channels: 3 as const, window: 'auto' as const };
     const inThread = await loadDataset(dir, c3, { workers: 0, noCache: true });

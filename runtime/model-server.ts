@@ -46,7 +46,7 @@ export interface ReloadOutcome {
  */
 export class ModelServer {
   private routing: Routing = { variants: new Map(), split: [] };
-  private reloading: Promise<ReloadOutcome> | undefined;
+  private reloading: Promise<unknown> | undefined;
   private swaps = 0;
   private failedReloads = 0;
   private readonly retiring = new Set<LoadedVariant>();
@@ -111,12 +111,11 @@ export class ModelServer {
     }
   }
 
-  /** Rescans the repository and hot-swaps; concurrent calls share one reload. */
+  /** Rescans the repository and hot-swaps; calls run one after another, each rescanning. */
   reload(): Promise<ReloadOutcome> {
-    this.reloading ??= this.swap().finally(() => {
-      this.reloading = undefined;
-    });
-    return this.reloading;
+    const next = (this.reloading ?? Promise.resolve()).catch(() => undefined).then(() => this.swap());
+    this.reloading = next;
+    return next;
   }
 
   private async swap(): Promise<ReloadOutcome> {

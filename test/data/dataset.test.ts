@@ -1,6 +1,7 @@
 import { utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isUserError } from '../../core/errors.ts';
 import { decodeCount } from '../../data/decode.ts';
 import { loadDataset } from '../../data/dataset/load.ts';
 import { readLabels } from '../../data/dataset/labels.ts';
@@ -105,6 +106,22 @@ describe('loadDataset', () => {
         const r = await loadDataset(d, { size: 4 }, { workers: 0 });
         expect(r.decoded).toBe(1);
         expect(r.x[0]).toBeCloseTo(0.2, 6);
+      }
+    } finally {
+      cleanup(d);
+    }
+  });
+
+  it('a bad image fails the load with a UserError naming it, from a worker thread too', async () => {
+    const d = tempDir('badset');
+    try {
+      writeFileSync(path.join(d, 'a.png'), writePng(8, 8, 1, 8, new Array(64).fill(51)));
+      writeFileSync(path.join(d, 'b.dcm'), 'not an image, just text '.repeat(10));
+      writeFileSync(path.join(d, 'labels.csv'), 'file,label\na.png,0\nb.dcm,1\n');
+      for (const workers of [0, 2]) {
+        const err = await loadDataset(d, { size: 4 }, { workers }).then(() => null, (e: unknown) => e);
+        expect(isUserError(err)).toBe(true);
+        expect((err as Error).message).toMatch(/b\.dcm: not DICOM/);
       }
     } finally {
       cleanup(d);

@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { UserError } from '../../core/errors.ts';
+
+const strategy = z.discriminatedUnion('name', [
+  z.object({ name: z.literal('fedavg') }).strict(),
+  z.object({ name: z.literal('fedprox'), mu: z.number().min(0) }).strict(),
+  z.object({ name: z.enum(['fedadam', 'fedyogi']), eta: z.number().positive().optional(), tau: z.number().positive().optional() }).strict(),
+]);
+
+/** `fedkd simulate`'s config: the synthetic federation, the teacher, the student, the rounds, and the baselines. */
+export const simulateSchema = z
+  .object({
+    /** The report folder. */
+    out: z.string().default('reports/simulate'),
+    /** Work folder: federation, teacher, coordinator state (reused across runs). */
+    work: z.string().default('.fedkd/simulate'),
+    seed: z.number().int().min(0).default(1),
+    federation: z
+      .object({
+        sites: z.number().int().min(2).max(16).default(4),
+        imagesPerSite: z.number().int().min(8).default(120),
+        size: z.number().int().min(16).default(128),
+        largeFactor: z.number().min(1).default(3),
+        testFraction: z.number().gt(0).lt(1).default(0.25),
+      })
+      .strict()
+      .prefault({}),
+    image: z
+      .object({ size: z.number().int().min(8).default(64), window: z.enum(['file', 'auto', 'minmax', 'lung', 'mediastinum', 'bone']).default('file'), normalize: z.enum(['unit', 'zscore']).default('zscore') })
+      .strict()
+      .prefault({}),
+    teacher: z.object({ arch: z.string().default('teacher-l'), width: z.number().positive().default(0.5), epochs: z.number().int().positive().default(20) }).strict().prefault({}),
+    student: z
+      .object({ arch: z.string().default('mobile-s'), width: z.number().positive().default(0.5), batchSize: z.number().int().positive().default(32), lr: z.number().positive().default(2e-3) })
+      .strict()
+      .prefault({}),
+    federated: z
+      .object({
+        rounds: z.number().int().positive().default(10),
+        localEpochs: z.number().int().positive().default(3),
+        fraction: z.number().gt(0).max(1).default(1),
+        strategy: strategy.default({ name: 'fedavg' }),
+      })
+      .strict()
+      .prefault({}),
+    /** Epochs of the single-site and centralised students the federated one is compared with. */
+    baselines: z.object({ epochs: z.number().int().positive().default(30) }).strict().prefault({}),
+  })
+  .strict();
+
+/** A validated simulate config. */
+export type SimulateConfig = z.infer<typeof simulateSchema>;
+
+/** `--quick`: a small federation, a small teacher, three rounds — minutes, not a quarter hour. */
+export const QUICK: Record<string, unknown> = {
+  federation: { sites: 4, imagesPerSite: 40, size: 64, largeFactor: 2 },
+  image: { size: 32 },
+  teacher: { width: 0.25, epochs: 6 },
+  student: { width: 0.25, batchSize: 16, lr: 3e-3 },
+  federated: { rounds: 3, localEpochs: 2 },
+  baselines: { epochs: 6 },
+};
+
+function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = v && typeof v === 'object' && !Array.isArray(v) && out[k] && typeof out[k] === 'object' ? merge(out[k] as Record<string, unknown>, v as Record<string, unknown>) : v;
+  return out;
+}
+
+/** Reads `file` (YAML/JSON, optional) over the preset (`--quick`); the error names the bad field. */
+export function loadSimulateConfig(file: string | undefined, quick: boolean): SimulateConfig {
+  let raw: Record<string, unknown> = {};
+  let base = process.cwd();
+  if (file) {
+    try {
+      raw = (YAML.parse(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
+    } catch (e) {
+      throw new UserError(`cannot read ${file}: ${(e as Error).message.split('\n')[0]}`);
+    }
+    base = path.dirname(path.resolve(file));
+  }
+  const r = simulateSchema.safeParse(merge(quick ? QUICK : {}, raw));
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new UserError(`${file ?? 'simulate config'}: ${i.path.join('.') || '(top level)'}: ${i.message}`);
+  }
+  return { ...r.data, out: path.resolve(base, r.data.out), work: path.resolve(base, r.data.work) };
+}

@@ -1,0 +1,133 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hashToken } from '../../coordinator/auth.ts';
+import type { RoundSummary } from '../../coordinator/rounds.ts';
+import { UserError } from '../../core/errors.ts';
+import { configHash } from '../../core/files.ts';
+import { info } from '../../core/log.ts';
+import { packTensors } from '../../core/tensors.ts';
+import { synthesizeFederation } from '../../data/synth/federation.ts';
+import { buildModel, getNamedWeights } from '../../models/index.ts';
+import type { SimulateConfig } from './config.ts';
+
+const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'fedkd.js');
+
+/** A `fedkd` child process; its stderr is passed through with a prefix, its stdout kept. */
+export function fedkdProcess(label: string, args: string[], env: NodeJS.ProcessEnv = {}): { done: Promise<string>; kill(): void } {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, FEDKD_PROGRESS: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let tail = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d: Buffer) => {
+    const text = tail + d.toString();
+    const lines = text.split('\n');
+    tail = lines.pop() ?? '';
+    for (const l of lines) if (l.trim()) info(`[${label}] ${l}`);
+  });
+  const done = new Promise<string>((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new UserError(`${label} failed (exit ${code})${tail ? `: ${tail}` : ''}`)))),
+  );
+  return { done, kill: () => child.kill('SIGTERM') };
+}
+
+/** The synthetic federation's site folders, made (data/synth) if absent. */
+export async function ensureFederation(c: SimulateConfig): Promise<string[]> {
+  const f = c.federation;
+  const dir = path.join(c.work, `federation-${configHash({ ...f, seed: c.seed }).slice(0, 10)}`);
+  if (!existsSync(path.join(dir, 'federation.json'))) {
+    info(`simulate: synthesising ${f.sites} sites in ${dir}`);
+    await synthesizeFederation({ out: dir, sites: f.sites, imagesPerSite: f.imagesPerSite, size: f.size, seed: c.seed, largeFactor: f.largeFactor, testFraction: f.testFraction, force: true });
+  }
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'federation.json'), 'utf8')) as { sites: { name: string }[] };
+  return manifest.sites.map((s) => path.join(dir, s.name));
+}
+
+/** The teacher ONNX file, trained on the pooled sites (`fedkd teacher train`) unless one for this config exists. */
+export async function ensureTeacher(c: SimulateConfig, sites: string[]): Promise<string> {
+  const file = path.join(c.work, `teacher-${configHash({ t: c.teacher, i: c.image, sites, seed: c.seed }).slice(0, 10)}.onnx`);
+  if (existsSync(file) && existsSync(`${file}.json`)) {
+    info(`simulate: reusing the teacher ${file}`);
+    return file;
+  }
+  const args = ['teacher', 'train', '--data', ...sites, '--out', file, '--arch', c.teacher.arch, '--width', String(c.teacher.width), '--epochs', String(c.teacher.epochs)];
+  args.push('--size', String(c.image.size), '--window', c.image.window, '--normalize', c.image.normalize, '--seed', String(c.seed));
+  await fedkdProcess('teacher', args).done;
+  return file;
+}
+
+/** The student's architecture keys every site receives in the round config. */
+export function studentRoundConfig(c: SimulateConfig): Record<string, string | number> {
+  return {
+    localEpochs: c.federated.localEpochs,
+    arch: c.student.arch,
+    imageSize: c.image.size,
+    widthMultiplier: c.student.width,
+    numClasses: 2,
+    batchSize: c.student.batchSize,
+    lr: c.student.lr,
+    seed: c.seed,
+    window: c.image.window,
+    normalize: c.image.normalize,
+  };
+}
+
+/** The untrained student every site starts from, as a weights file. */
+export function writeInitialStudent(c: SimulateConfig, file: string): void {
+  const model = buildModel(c.student.arch, { inputSize: c.image.size, inputChannels: 1, numClasses: 2, widthMultiplier: c.student.width, seed: c.seed });
+  writeFileSync(file, packTensors(getNamedWeights(model)));
+  model.dispose();
+}
+
+/**
+ * The federated run as it would be deployed, on loopback: a real `fedkd coordinator` and one
+ * `fedkd client` per site, each with its own token. Returns the rounds' summaries and the
+ * final weights file.
+ */
+export async function runFederation(c: SimulateConfig, sites: string[], teacher: string): Promise<{ rounds: RoundSummary[]; finalWeights: string }> {
+  const run = path.join(c.work, 'run');
+  rmSync(run, { recursive: true, force: true });
+  mkdirSync(path.join(run, 'tokens'), { recursive: true });
+  writeInitialStudent(c, path.join(run, 'initial.fkw'));
+  const ids = sites.map((s) => path.basename(s));
+  const tokens = ids.map(() => randomBytes(24).toString('base64url'));
+  writeFileSync(path.join(run, 'tokens.txt'), ids.map((id, i) => `${id} ${hashToken(tokens[i])}`).join('\n'));
+  ids.forEach((id, i) => writeFileSync(path.join(run, 'tokens', `${id}.token`), tokens[i], { mode: 0o600 }));
+  const config = {
+    insecure: true,
+    seed: c.seed,
+    listen: { host: '127.0.0.1', port: 0 },
+    stateDir: 'state',
+    tokensFile: 'tokens.txt',
+    model: { initialWeights: 'initial.fkw' },
+    rounds: c.federated.rounds,
+    sampling: { fraction: c.federated.fraction, minSites: Math.max(1, Math.ceil(c.federated.fraction * ids.length)), minResults: Math.max(1, Math.ceil(c.federated.fraction * ids.length)) },
+    deadlines: { roundSeconds: 3600, evaluateSeconds: 1800, siteTimeoutSeconds: 600 },
+    strategy: c.federated.strategy,
+    training: studentRoundConfig(c),
+  };
+  writeFileSync(path.join(run, 'fed.json'), JSON.stringify(config, null, 1));
+  const portFile = path.join(run, 'port');
+  const coordinator = fedkdProcess('coordinator', ['coordinator', '--config', path.join(run, 'fed.json'), '--port-file', portFile, '--json']);
+  const started = Date.now();
+  while (!existsSync(portFile) || !readFileSync(portFile, 'utf8').trim()) {
+    if (Date.now() - started > 120_000) throw new UserError('the coordinator did not start within 2 minutes');
+    await Promise.race([new Promise((r) => setTimeout(r, 100)), coordinator.done]);
+  }
+  const addr = `127.0.0.1:${readFileSync(portFile, 'utf8').trim()}`;
+  const clients = ids.map((id, i) =>
+    fedkdProcess(id, ['client', '--coordinator', addr, '--data', sites[i], '--teacher', teacher, '--token-file', path.join(run, 'tokens', `${id}.token`), '--insecure', '--json']),
+  );
+  try {
+    await Promise.all(clients.map((cl) => cl.done));
+    const out = await coordinator.done;
+    const summary = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { rounds: RoundSummary[] };
+    return { rounds: summary.rounds, finalWeights: path.join(run, 'state', 'final-model.fkw') };
+  } catch (e) {
+    coordinator.kill();
+    clients.forEach((cl) => cl.kill());
+    throw e;
+  }
+}

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { UserError } from '../core/errors.ts';
 import { decodeDicom } from './dicom/read.ts';
-import { isDicomPart10 } from './dicom/parse.ts';
+import { isDicomPart10, rawDataSetSyntax } from './dicom/parse.ts';
 import type { DecodedImage } from './image.ts';
 import { decodeRaster, rasterFormat } from './raster/sharp.ts';
 
@@ -18,7 +18,8 @@ export function decodeCount(): number {
 
 /**
  * Decodes an image held in memory: DICOM Part 10 (any transfer syntax of
- * data/dicom/transfer-syntax.ts), PNG, JPEG, BMP or TIFF, told apart by content, not name.
+ * data/dicom/transfer-syntax.ts) or a bare little-endian DICOM data set, PNG, JPEG, BMP or
+ * TIFF, told apart by content, not name.
  * `name` labels error messages. Unreadable input raises a UserError naming it and the reason.
  */
 export async function decodeImageBytes(input: Uint8Array, name: string): Promise<DecodedImage> {
@@ -28,6 +29,8 @@ export async function decodeImageBytes(input: Uint8Array, name: string): Promise
   if (isDicomPart10(bytes)) return decodeDicom(bytes, name);
   const format = rasterFormat(bytes);
   if (format) return decodeRaster(bytes, format, name);
+  const raw = rawDataSetSyntax(bytes);
+  if (raw) return decodeDicom(bytes, name, raw);
   if (bytes.length === 0) throw new UserError(`${name}: empty file`);
   throw new UserError(`${name}: not DICOM (no "DICM" at byte 128) nor a PNG, JPEG, BMP or TIFF image`);
 }

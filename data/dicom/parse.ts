@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { DataSet } from 'dicom-parser';
 import { inflateRaw } from 'pako';
+import { EXPLICIT_LITTLE_UID, IMPLICIT_LITTLE_UID } from './transfer-syntax.ts';
 
 type DicomParser = typeof import('dicom-parser');
 
@@ -13,13 +14,25 @@ export function isDicomPart10(bytes: Uint8Array): boolean {
 }
 
 /**
- * Parses a DICOM Part 10 file. Deflated Explicit VR Little Endian data sets are inflated
+ * For a data set written without the Part 10 preamble and meta header (as old archives and
+ * `dcmconv -F` write them), the transfer syntax to read it with: Explicit VR Little Endian when
+ * the first element (group 0008) carries a two-letter VR, else Implicit VR Little Endian.
+ * Null when the bytes do not start like such a data set.
+ */
+export function rawDataSetSyntax(bytes: Uint8Array): string | null {
+  if (bytes.length < 8 || bytes[0] !== 0x08 || bytes[1] !== 0x00) return null;
+  const upper = (b: number): boolean => b >= 0x41 && b <= 0x5a;
+  return upper(bytes[4]) && upper(bytes[5]) ? EXPLICIT_LITTLE_UID : IMPLICIT_LITTLE_UID;
+}
+
+/**
+ * Parses a DICOM Part 10 file, or a bare data set when `rawSyntax` (see rawDataSetSyntax) is given. Deflated Explicit VR Little Endian data sets are inflated
  * with pako. Throws an Error whose message says what went wrong (dicom-parser throws
  * strings or `{exception}` objects; both are turned into a message).
  */
-export function parseDicomBytes(bytes: Uint8Array): DataSet {
+export function parseDicomBytes(bytes: Uint8Array, rawSyntax?: string): DataSet {
   try {
-    return dicomParser.parseDicom(bytes, { inflater: inflateDataSet });
+    return dicomParser.parseDicom(bytes, { inflater: inflateDataSet, ...(rawSyntax ? { TransferSyntaxUID: rawSyntax } : {}) });
   } catch (e) {
     throw new Error(parserMessage(e), { cause: e });
   }
@@ -53,5 +66,8 @@ export function decimals(ds: DataSet, tag: string): number[] {
 
 /** The transfer syntax UID of a parsed file (the default Implicit VR Little Endian when absent). */
 export function transferSyntaxUid(ds: DataSet): string {
-  return (ds.string('x00020010') ?? '1.2.840.10008.1.2').replace(/\0/g, '').trim();
+  const el = ds.elements.x00020010 as { Value?: unknown } | undefined;
+  // a bare data set's syntax is the one we parsed it with, held as a Value rather than bytes
+  if (el && typeof el.Value === 'string') return el.Value;
+  return (ds.string('x00020010') ?? IMPLICIT_LITTLE_UID).replace(/\0/g, '').trim();
 }

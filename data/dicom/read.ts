@@ -12,15 +12,15 @@ const RGB_LIKE = new Set(['RGB', 'YBR_RCT', 'YBR_ICT']);
 const GREY = new Set(['MONOCHROME1', 'MONOCHROME2']);
 
 /**
- * Decodes a DICOM Part 10 file: every frame, bits masked to Bits Stored and sign-extended,
+ * Decodes a DICOM Part 10 file (or a bare data set read with `rawSyntax`): every frame, bits masked to Bits Stored and sign-extended,
  * colour converted to RGB, and the modality LUT (Rescale Slope/Intercept) applied to grey
  * images. Files fedkd cannot read raise a UserError naming `source` and the reason.
  */
-export async function decodeDicom(bytes: Uint8Array, source: string): Promise<DecodedImage> {
+export async function decodeDicom(bytes: Uint8Array, source: string, rawSyntax?: string): Promise<DecodedImage> {
   const fail = (why: string): UserError => new UserError(`${source}: ${why}`);
   let ds: DataSet;
   try {
-    ds = parseDicomBytes(bytes);
+    ds = parseDicomBytes(bytes, rawSyntax);
   } catch (e) {
     const why = (e as Error).message;
     const cut = /overrun|greater than or equal to|end of (buffer|file)/i.test(why);

@@ -42,6 +42,9 @@ export const DEFLATED_UID = '1.2.840.10008.1.2.1.99';
 /** UID of Explicit VR Big Endian (retired but still met in archives). */
 export const BIG_ENDIAN_UID = '1.2.840.10008.1.2.2';
 
+/** UID of Explicit VR Little Endian. */
+export const EXPLICIT_LITTLE_UID = '1.2.840.10008.1.2.1';
+
 /** UID of Implicit VR Little Endian, the default when a file has no meta header. */
 export const IMPLICIT_LITTLE_UID = '1.2.840.10008.1.2';
 

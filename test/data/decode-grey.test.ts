@@ -29,6 +29,8 @@ describe('lossless transfer syntaxes give back the source pixels exactly', () =>
     ['explicit VR little endian', 'dcmconv', ['+te'], '1.2.840.10008.1.2.1'],
     ['implicit VR little endian', 'dcmconv', ['+ti'], '1.2.840.10008.1.2'],
     ['explicit VR big endian', 'dcmconv', ['+tb'], '1.2.840.10008.1.2.2'],
+    ['bare data set, implicit VR (no preamble or meta header)', 'dcmconv', ['-F', '+ti'], '1.2.840.10008.1.2'],
+    ['bare data set, explicit VR', 'dcmconv', ['-F', '+te'], '1.2.840.10008.1.2.1'],
     ['deflated', 'dcmconv', ['+td'], '1.2.840.10008.1.2.1.99'],
     ['RLE lossless', 'dcmcrle', [], '1.2.840.10008.1.2.5'],
     ['JPEG lossless SV1', 'dcmcjpeg', ['+e1'], '1.2.840.10008.1.2.4.70'],

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_UPDATE_KERNELS } from './AdamUpdate.ts';
 import { BATCH_NORM_GRAD_KERNELS, registerBatchNormGradient } from './BatchNormGrad.ts';
+import { castOverride } from './Cast.ts';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.ts';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.ts';
 import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput.ts';
@@ -8,6 +9,7 @@ import { conv2DBackpropInputOverride } from './Conv2DBackpropInput.ts';
 import { identityOverride } from './Identity.ts';
 import { maxPoolGradConfig } from './MaxPoolGrad.ts';
 import { meanOverride } from './Mean.ts';
+import { registerMeanGradient } from './MeanGrad.ts';
 import { resizeNearestNeighborGradCpuConfig } from './ResizeNearestNeighborGrad.ts';
 import { sumOverride } from './Sum.ts';
 import { tileOverride } from './Tile.ts';
@@ -29,6 +31,7 @@ export const WASM_FAST_KERNELS: readonly WasmOverride[] = [
   sumOverride,
   meanOverride,
   identityOverride,
+  castOverride,
   conv2DBackpropInputOverride,
 ];
 
@@ -64,8 +67,8 @@ export const FUSED_KERNELS: readonly tf.KernelConfig[] = [...BATCH_NORM_GRAD_KER
 
 /**
  * Everything fedkd adds to one backend for training: the missing wasm gradients, fast wasm
- * paths, corrections of faulty tfjs kernels, the fused kernels, and the batch-norm gradient
- * that uses them. Call after the backend's package is imported; idempotent.
+ * paths, corrections of faulty tfjs kernels, the fused kernels, and the batch-norm and mean
+ * gradients that use them. Call after the backend's package is imported; idempotent.
  */
 export function registerTrainingKernels(backendName: 'cpu' | 'wasm'): void {
   if (backendName === 'wasm') {
@@ -77,4 +80,5 @@ export function registerTrainingKernels(backendName: 'cpu' | 'wasm'): void {
     if (k.backendName === backendName && !tf.getKernel(k.kernelName, k.backendName)) tf.registerKernel(k);
   }
   registerBatchNormGradient();
+  registerMeanGradient();
 }

@@ -46,3 +46,31 @@ describe("fedkd's fused batch-norm gradient against tfjs's stock gradient", () =
     });
   }
 });
+
+describe("fedkd's mean gradient (one broadcast instead of ones·dy/n)", () => {
+  for (const backend of BACKENDS) {
+    it.each([
+      { shape: [2, 3, 4, 5], axes: [0, 1, 2] },
+      { shape: [2, 3, 4, 5], axes: [1, 3] },
+      { shape: [6, 7], axes: [1] },
+    ])(`${backend}: $shape over $axes equals r/n broadcast back`, async ({ shape, axes }) => {
+      await onBackend(backend, () => {
+        const x = tf.tensor(seeded(shape, 81), shape);
+        const outShape = shape.filter((_, i) => !axes.includes(i));
+        const r = seeded(outShape, 82);
+        const g = tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(tf.mean(xi, axes), tf.tensor(r, outShape))))(x).dataSync();
+        // hand reference: dx[i] = r[the output entry i reduces into] / (number of entries reduced)
+        const n = axes.reduce((p, a) => p * shape[a], 1);
+        const strides = shape.map((_, i) => shape.slice(i + 1).reduce((p, s) => p * s, 1));
+        const want = Array.from({ length: g.length }, (_, flat) => {
+          const idx = shape.map((_, d) => Math.floor(flat / strides[d]) % shape[d]);
+          const kept = idx.filter((_, d) => !axes.includes(d));
+          const o = kept.reduce((acc, v, k) => acc * outShape[k] + v, 0);
+          return r[o] / n;
+        });
+        expect(relError(g, want)).toBeLessThan(1e-6);
+        tf.dispose(x);
+      });
+    });
+  }
+});

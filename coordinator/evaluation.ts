@@ -4,6 +4,8 @@ import type { Metrics } from '../proto/types.ts';
 export interface EvaluationSummary {
   /** AUC by site id (NaN when a site's split has one class). */
   auc: Record<string, number>;
+  /** Held-out loss by site id (NaN when not reported). */
+  loss: Record<string, number>;
   /** Mean AUC over the sites with a defined AUC. */
   meanAuc: number;
   /** Spread: max − min AUC across those sites. */
@@ -19,7 +21,11 @@ export interface EvaluationSummary {
 /** Summarises the sites' evaluation metrics (`auc`, optional `loss`) of one global model. Pure. */
 export function summarizeEvaluation(reports: readonly { siteId: string; numExamples: number; metrics: Metrics }[]): EvaluationSummary {
   const auc: Record<string, number> = {};
-  for (const r of reports) auc[r.siteId] = r.metrics.auc ?? NaN;
+  const loss: Record<string, number> = {};
+  for (const r of reports) {
+    auc[r.siteId] = r.metrics.auc ?? NaN;
+    loss[r.siteId] = r.metrics.loss ?? NaN;
+  }
   const defined = Object.values(auc).filter((v) => Number.isFinite(v));
   const mean = defined.length ? defined.reduce((s, v) => s + v, 0) / defined.length : NaN;
   const spread = defined.length ? Math.max(...defined) - Math.min(...defined) : NaN;
@@ -27,5 +33,5 @@ export function summarizeEvaluation(reports: readonly { siteId: string; numExamp
   const withLoss = reports.filter((r) => Number.isFinite(r.metrics.loss) && r.numExamples > 0);
   const n = withLoss.reduce((s, r) => s + r.numExamples, 0);
   const meanLoss = n > 0 ? withLoss.reduce((s, r) => s + r.metrics.loss * r.numExamples, 0) / n : NaN;
-  return { auc, meanAuc: mean, spreadAuc: spread, stdAuc: std, meanLoss, sites: reports.length };
+  return { auc, loss, meanAuc: mean, spreadAuc: spread, stdAuc: std, meanLoss, sites: reports.length };
 }

@@ -19,7 +19,7 @@ export interface RoundSummary {
   round: number;
   model: string;
   sampled: string[];
-  train: { sites: string[]; examples: number; meanLoss: number; late: number; rejected: number };
+  train: { sites: string[]; examples: number; meanLoss: number; siteLoss: Record<string, number>; late: number; rejected: number };
   evaluation: ReturnType<typeof summarizeEvaluation> | null;
   startedMs: number;
   closedMs: number;
@@ -288,6 +288,7 @@ export class RoundEngine {
         sites: ok.map((t) => t.siteId),
         examples: n,
         meanLoss: lossN.length ? lossN.reduce((s, t) => s + t.metrics.loss * t.numExamples, 0) / lossN.reduce((s, t) => s + t.numExamples, 0) : NaN,
+        siteLoss: Object.fromEntries(ok.map((t) => [t.siteId, t.metrics.loss ?? NaN])),
         late: train.filter((t) => t.status === 'late').length,
         rejected: train.filter((t) => t.status === 'rejected').length,
       },

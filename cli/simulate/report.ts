@@ -14,7 +14,8 @@ const f4 = (v: number | null | undefined): string => (v === null || v === undefi
 export function roundsCsv(rounds: readonly RoundSummary[]): string {
   const lines = ['round,site,auc,eval_loss,train_loss'];
   for (const r of rounds) {
-    for (const [site, auc] of Object.entries(r.evaluation?.auc ?? {})) lines.push(`${r.round},${site},${auc ?? ''},,${r.train.meanLoss ?? ''}`);
+    const siteTrainLoss = (site: string): string => String(r.train.siteLoss?.[site] ?? '');
+    for (const [site, auc] of Object.entries(r.evaluation?.auc ?? {})) lines.push(`${r.round},${site},${auc ?? ''},${r.evaluation?.loss?.[site] ?? ''},${siteTrainLoss(site)}`);
     lines.push(`${r.round},mean,${r.evaluation?.meanAuc ?? ''},${r.evaluation?.meanLoss ?? ''},${r.train.meanLoss ?? ''}`);
   }
   return `${lines.join('\n')}\n`;

@@ -86,6 +86,7 @@ describe('evaluation summary', () => {
       { siteId: 'c', numExamples: 5, metrics: { auc: NaN } },
     ]);
     expect(s.auc).toEqual({ a: 0.8, b: 0.9, c: NaN });
+    expect(s.loss).toEqual({ a: 0.5, b: 0.3, c: NaN });
     expect(s.meanAuc).toBeCloseTo(0.85, 12);
     expect(s.spreadAuc).toBeCloseTo(0.1, 12);
     expect(s.stdAuc).toBeCloseTo(0.05, 12);

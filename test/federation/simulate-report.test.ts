@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { loadSimulateConfig } from '../../cli/simulate/config.ts';
+import { lineChart, roundsCsv, summarize, summaryTable } from '../../cli/simulate/report.ts';
+import type { Comparison } from '../../cli/simulate/baselines.ts';
+import type { RoundSummary } from '../../coordinator/rounds.ts';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { tempDir } from './fixtures.ts';
+
+const comparison: Comparison = {
+  sites: ['x', 'y'],
+  federated: { x: 0.8, y: 0.82 },
+  local: { x: 0.7, y: 0.85 },
+  centralised: { x: 0.81, y: 0.83 },
+  teacher: { x: 0.9, y: 0.88 },
+  params: { student: 1000, teacher: 20000 },
+};
+
+describe('simulate report', () => {
+  it('summary: means, spreads and the quality checks, by hand', () => {
+    const s = summarize(comparison) as { mean: Record<string, number>; spread: Record<string, number>; checks: Record<string, unknown> };
+    expect(s.mean.federated).toBeCloseTo(0.81, 12);
+    expect(s.spread.federated).toBeCloseTo(0.02, 12);
+    expect(s.spread.local).toBeCloseTo(0.15, 12);
+    expect(s.checks.federatedAtLeastLocalAtEverySite).toBe(false); // y: 0.82 < 0.85
+    expect(s.checks.withinOfCentralised).toMatchObject({ met: true });
+    expect((s.checks.withinOfCentralised as { gap: number }).gap).toBeCloseTo(0.01, 12);
+    expect(s.checks.spread).toMatchObject({ met: true });
+    const table = summaryTable(comparison);
+    expect(table).toContain('| x | 0.8000 | 0.7000 | 0.8100 | 0.9000 |');
+    expect(table).toContain('| **mean** | 0.8100 | 0.7750 | 0.8200 | 0.8900 |');
+    expect(table).toContain('| parameters | 1000 | 1000 | 1000 | 20000 |');
+  });
+
+  it('rounds CSV: a row per site and round, then the mean', () => {
+    const round = {
+      round: 1,
+      train: { meanLoss: 0.5, siteLoss: { x: 0.4, y: 0.6 } },
+      evaluation: { auc: { x: 0.7, y: 0.9 }, loss: { x: 0.3, y: 0.2 }, meanAuc: 0.8, meanLoss: 0.25 },
+    } as unknown as RoundSummary;
+    expect(roundsCsv([round]).trim().split('\n')).toEqual(['round,site,auc,eval_loss,train_loss', '1,x,0.7,0.3,0.4', '1,y,0.9,0.2,0.6', '1,mean,0.8,0.25,0.5']);
+  });
+
+  it('plots: one polyline per series, points scaled into the frame', () => {
+    const svg = lineChart('t', { a: [0, 1], b: [1, null] }, 'auc');
+    expect(svg.match(/<polyline/g)).toHaveLength(2);
+    // series a runs from the bottom-left (56, 260) to the top-right (450, 30) of the plot area
+    expect(svg).toContain('points="56.0,260.0 450.0,30.0"');
+  });
+
+  it('config: presets under the file, and the bad field named', () => {
+    const dir = tempDir('simcfg');
+    const file = path.join(dir, 'sim.yaml');
+    writeFileSync(file, 'federated:\n  rounds: 5\n');
+    const c = loadSimulateConfig(file, true);
+    expect(c.federated.rounds).toBe(5);
+    expect(c.federated.localEpochs).toBe(2); // from --quick
+    expect(c.out).toBe(path.join(dir, 'reports', 'simulate'));
+    writeFileSync(file, 'federated:\n  rounds: 0\n');
+    expect(() => loadSimulateConfig(file, false)).toThrow(/federated\.rounds/);
+  });
+});

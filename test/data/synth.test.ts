@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '../../core/files.ts';
 import { decodeImageFile } from '../../data/decode.ts';
 import { TransferSyntax } from '../../data/synth/dicom-writer.ts';
-import type { FederationManifest } from '../../data/synth/federation.ts';
+import { synthesizeFederation, type FederationManifest } from '../../data/synth/federation.ts';
 import { synthesizeImage } from '../../data/synth/image.ts';
 import { siteProfiles } from '../../data/synth/sites.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -61,18 +61,20 @@ function source(r: Row): ReturnType<typeof synthesizeImage> {
   return synthesizeImage(SEED, profile, r.index, r.label === 1, SIZE);
 }
 
-beforeAll(() => {
-  for (const out of [outA, outB]) {
-    const r = runCli(['synth', '--out', out, ...ARGS, '--json']);
-    expect(r.stderr).toContain('wrote 36 images');
-    expect(r.code).toBe(0);
-  }
+beforeAll(async () => {
+  const r = runCli(['synth', '--out', outA, ...ARGS, '--json']);
+  expect(r.stderr).toContain('wrote 36 images');
+  expect(r.code).toBe(0);
+  const summary = JSON.parse(r.stdout) as { images: number; sites: { name: string }[] };
+  expect([summary.images, summary.sites.map((s) => s.name)]).toEqual([36, ['site-a', 'site-b', 'site-c', 'site-d']]);
+  // the second run goes through the library: the command adds nothing of its own to the files
+  await synthesizeFederation({ out: outB, sites: 4, imagesPerSite: 6, size: SIZE, seed: SEED, largeFactor: 3, testFraction: 0.25 });
   manifest = JSON.parse(readFileSync(path.join(outA, 'federation.json'), 'utf8')) as FederationManifest;
 });
 afterAll(() => cleanup(root));
 
 describe('fedkd synth', () => {
-  it('gives byte-identical folders for the same seed', () => {
+  it('gives byte-identical folders for the same seed (command and library alike)', () => {
     const a = tree(outA);
     expect(a.length).toBe(36 * 2 + 8 + 1);
     expect(tree(outB)).toEqual(a);
@@ -97,8 +99,10 @@ describe('fedkd synth', () => {
     expect(all.length).toBe(36);
     for (const r of all) {
       const site = manifest.sites.find((s) => s.name === r.site)!;
-      const { data, info } = await sharp(path.join(outA, r.site, r.split, r.mask)).raw().toBuffer({ resolveWithObject: true });
-      expect([info.width, info.height, info.channels]).toEqual([site.matrix, site.matrix, 1]);
+      const png = sharp(path.join(outA, r.site, r.split, r.mask));
+      const meta = await png.metadata();
+      expect([meta.format, meta.width, meta.height, meta.channels]).toEqual(['png', site.matrix, site.matrix, 1]);
+      const data = await png.extractChannel(0).raw().toBuffer();
       const src = source(r);
       expect(Array.from(data)).toEqual(Array.from(src.mask, (v) => v * 255));
       expect(data.some((v) => v > 0)).toBe(r.label === 1);
@@ -165,25 +169,24 @@ describe('fedkd synth', () => {
     }
   });
 
-  it('refuses a non-empty folder and an earlier federation without --force, in one line', () => {
+  it('refuses a non-empty folder and an earlier federation without --force, in one line; --force replaces', async () => {
     const other = path.join(root, 'other');
     mkdirSync(other);
     writeFileSync(path.join(other, 'notes.txt'), 'keep me');
-    const small = ['--sites', '1', '--images-per-site', '2', '--size', '32'];
-    const r1 = runCli(['synth', '--out', other, ...small]);
+    const r1 = runCli(['synth', '--out', other, '--sites', '1', '--images-per-site', '2', '--size', '32']);
     expect(r1.code).toBe(2);
     expect(r1.stderr.trim().split('\n')).toHaveLength(1);
     expect(r1.stderr).toContain('holds no federation.json');
-    const fed = path.join(root, 'small');
-    expect(runCli(['synth', '--out', fed, ...small]).code).toBe(0);
-    const r2 = runCli(['synth', '--out', fed, ...small]);
-    expect(r2.code).toBe(2);
-    expect(r2.stderr).toContain('--force');
-    const r3 = runCli(['synth', '--out', fed, ...small, '--seed', '3', '--force']);
-    expect(r3.code).toBe(0);
-    expect(readdirSync(fed).sort()).toEqual(['federation.json', 'site-a']);
-    const bad = runCli(['synth', '--out', fed, '--size', '8']);
-    expect(bad.code).toBe(2);
+    const r3 = runCli(['synth', '--out', outA, ...ARGS]);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r3.stderr).toContain('--force');
+    const small = path.join(root, 'small');
+    const opts = { out: small, sites: 2, imagesPerSite: 2, size: 32, seed: 1, largeFactor: 1, testFraction: 0.5 };
+    await synthesizeFederation(opts);
+    await expect(synthesizeFederation(opts)).rejects.toThrow(/--force/);
+    await synthesizeFederation({ ...opts, sites: 1, force: true });
+    expect(readdirSync(small).sort()).toEqual(['federation.json', 'site-a']);
   });
 });
 

@@ -31,8 +31,8 @@ export async function decodeRaster(b: Uint8Array, format: RasterFormat, source: 
       const meta = await sharp(b).metadata();
       const wide = meta.depth === 'ushort' || meta.depth === 'short';
       const grey = (meta.channels ?? 3) <= 2;
-      // sharp would widen grey to sRGB (and extractChannel would drop to 8 bits): ask for grey
-      const pipeline = grey ? sharp(b).toColourspace(wide ? 'grey16' : 'b-w') : sharp(b).removeAlpha();
+      // sharp would widen grey to sRGB and narrow 16-bit to 8: ask for the colour space and depth
+      const pipeline = grey ? sharp(b).toColourspace(wide ? 'grey16' : 'b-w') : sharp(b).removeAlpha().toColourspace(wide ? 'rgb16' : 'srgb');
       const { data, info } = await pipeline.raw({ depth: wide ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
       width = info.width;
       height = info.height;

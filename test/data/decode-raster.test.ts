@@ -54,6 +54,19 @@ describe('lossless raster formats', () => {
   });
 });
 
+describe('alpha and 16-bit colour', () => {
+  it('a grey+alpha PNG stays grey (alpha dropped); a 16-bit RGB PNG keeps 16 bits', async () => {
+    const ga = Array.from({ length: N * 2 }, (_, i) => (i % 2 ? 255 : g8[i >> 1]));
+    const grey = await decodeImageFile(put('ga.png', writePng(W, H, 2, 8, ga)));
+    expect(grey.channels).toBe(1);
+    expect(maxAbsDiff(grey.pixels[0], g8)).toBe(0);
+    const rgb16 = rgb.map((v, i) => v * 257 - (i % 7));
+    const img = await decodeImageFile(put('rgb16.png', writePng(W, H, 3, 16, rgb16)));
+    expect([img.channels, img.bitsStored]).toEqual([3, 16]);
+    expect(maxAbsDiff(img.pixels[0], rgb16)).toBe(0);
+  });
+});
+
 describe('JPEG', () => {
   it('decodes near its source, and like the same bitstream wrapped into DICOM by img2dcm', async () => {
     const jpg = put('g.jpg', await sharp(Uint8Array.from(g8), { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w').jpeg({ quality: 95 }).toBuffer());

@@ -26,12 +26,15 @@ function chunk(type: string, data: Uint8Array): Buffer {
   return out;
 }
 
-/** A PNG (filter 0 rows) of grey (1) or RGB (3) samples, 8 or 16 bits. */
-export function writePng(width: number, height: number, channels: 1 | 3, bits: 8 | 16, samples: ArrayLike<number>): Buffer {
+/** PNG colour types by channel count: grey, grey+alpha, RGB, RGBA. */
+const PNG_COLOUR_TYPE = { 1: 0, 2: 4, 3: 2, 4: 6 } as const;
+
+/** A PNG (filter 0 rows) of grey (1), grey+alpha (2), RGB (3) or RGBA (4) samples, 8 or 16 bits. */
+export function writePng(width: number, height: number, channels: 1 | 2 | 3 | 4, bits: 8 | 16, samples: ArrayLike<number>): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
-  ihdr.set([bits, channels === 1 ? 0 : 2, 0, 0, 0], 8);
+  ihdr.set([bits, PNG_COLOUR_TYPE[channels], 0, 0, 0], 8);
   const bps = bits / 8;
   const rowBytes = 1 + width * channels * bps;
   const raw = Buffer.alloc(rowBytes * height);

@@ -124,27 +124,36 @@ export class GrpcLink implements CoordinatorLink {
     });
   }
 
-  /** Streams a result out: the header first, then the payload in chunks, honouring back-pressure. */
+  /** Streams a result out: the header first, then the payload in chunks, honouring back-pressure; stops writing once the call has ended. */
   pushResult(result: ReceivedResult): Promise<PushReply> {
-    return new Promise((resolve, reject) => {
-      const cb: Callback<WirePushReply> = (err, res) =>
-        err ? reject(fromGrpcError(err)) : resolve({ status: res!.status as PushStatus, detail: res!.detail });
+    let ended: () => void = () => {};
+    const callEnded = new Promise<void>((r) => (ended = r));
+    const reply = new Promise<PushReply>((resolve, reject) => {
+      const cb: Callback<WirePushReply> = (err, res) => {
+        ended();
+        if (err) reject(fromGrpcError(err));
+        else resolve({ status: res!.status as PushStatus, detail: res!.detail });
+      };
       const call = this.method('PushResult')(this.metadata, cb) as grpc.ClientWritableStream<WireResultChunk>;
       const sha = createHash('sha256').update(result.payload).digest('hex');
       const header = resultHeaderToWire(result, sha);
       (async () => {
         let first = true;
+        let done = false;
+        void callEnded.then(() => (done = true));
         for (const data of chunksOf(result.payload)) {
+          if (done) return;
           const ok = call.write(first ? { header, data } : { header: null, data });
           first = false;
-          if (!ok) await new Promise<void>((r) => call.once('drain', r));
+          if (!ok) await Promise.race([new Promise<void>((r) => call.once('drain', r)), callEnded]);
         }
-        call.end();
+        if (!done) call.end();
       })().catch((e) => {
         call.cancel();
         reject(fromGrpcError(e));
       });
     });
+    return reply;
   }
 
   /** Says the site is alive. */

@@ -42,7 +42,8 @@ describe('fedkd coordinator and fedkd client processes', () => {
         model: { initialWeights: 'initial.fkw' },
         rounds: 3,
         sampling: { fraction: 1, minSites: 3, minResults: 2 },
-        deadlines: { roundSeconds: 4, evaluateSeconds: 4, siteTimeoutSeconds: 60 },
+        // round 1 closes without the killed site at its deadline; the restarted site has as long to join round 2
+        deadlines: { roundSeconds: 15, evaluateSeconds: 2, siteTimeoutSeconds: 60 },
         training: { localEpochs: 2 },
       }),
     );

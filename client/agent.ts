@@ -33,6 +33,8 @@ export interface AgentOptions {
 export interface AgentReport {
   trainedRounds: number[];
   evaluatedRounds: number[];
+  /** Rounds whose calibrate task this site answered. */
+  calibratedRounds?: number[];
 }
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
@@ -113,7 +115,7 @@ export async function runAgent(o: AgentOptions): Promise<AgentReport> {
     const task = await call('pullTask', () => o.link.pullTask());
     emit({ type: 'task', task });
     if (task.kind === 'done') break;
-    if (task.kind === 'wait' || task.kind === 'calibrate') {
+    if (task.kind === 'wait' || (task.kind === 'calibrate' && !o.trainer.calibrate)) {
       await sleep(task.retryAfterMs || 500, o.signal);
       continue;
     }
@@ -125,6 +127,10 @@ export async function runAgent(o: AgentOptions): Promise<AgentReport> {
         const payload = encodeWeights(o.sendDelta ? delta(out.weights, global) : out.weights);
         await push({ round: task.round, kind: 'train', numExamples: out.numExamples, metrics: out.metrics, isDelta: Boolean(o.sendDelta), baseSha256: task.modelSha256, payload });
         report.trainedRounds.push(task.round);
+      } else if (task.kind === 'calibrate') {
+        const out = await o.trainer.calibrate!(global, task.config);
+        await push({ round: task.round, kind: 'calibrate', numExamples: out.numExamples, metrics: {}, isDelta: false, baseSha256: task.modelSha256, payload: encodeWeights(out.stats) });
+        (report.calibratedRounds ??= []).push(task.round);
       } else {
         const out = await o.trainer.evaluate(global, task.config);
         await push({ round: task.round, kind: 'evaluate', numExamples: out.numExamples, metrics: out.metrics, isDelta: false, baseSha256: task.modelSha256, payload: new Uint8Array(0) });

@@ -7,6 +7,7 @@ import { readLabels, type PreprocessInput } from '../data/index.ts';
 import { softLabels } from '../distill/soft-labels.ts';
 import { initBackend } from '../engine/backend.ts';
 import { buildModel } from '../models/index.ts';
+import { calibrateOnSite, type CalibrateOutput } from './calibration.ts';
 import { setNamedWeights } from '../models/weights.ts';
 import type { RoundConfig } from '../proto/types.ts';
 import { evaluate } from '../train/evaluate.ts';
@@ -156,6 +157,13 @@ export class KdTrainer implements SiteTrainer {
       },
     });
     return { weights: r.weights, numExamples: r.numExamples, metrics: { loss: r.metrics.trainLoss } };
+  }
+
+  /** Federated calibration: statistics of the global student on this site's training images (client/calibration.ts). */
+  async calibrate(global: NamedTensor[], config: RoundConfig | null): Promise<CalibrateOutput> {
+    const spec = this.spec(config);
+    const { train } = await this.load(spec);
+    return calibrateOnSite(this.studentFor(spec, global), train, config);
   }
 
   /** AUC, accuracy and loss of the global weights on the site's test split. */

@@ -1,4 +1,5 @@
 import type { NamedTensor } from '../core/tensors.ts';
+import type { CalibrateOutput } from './calibration.ts';
 import type { Metrics, RoundConfig } from '../proto/types.ts';
 
 /** What local training returns: new weights, how many examples made them, and metrics (numbers only). */
@@ -29,4 +30,6 @@ export interface SiteTrainer {
   fit(global: NamedTensor[], config: RoundConfig): Promise<FitOutput>;
   /** Evaluates the weights on the site's held-out split. */
   evaluate(global: NamedTensor[], config: RoundConfig | null): Promise<EvaluateOutput>;
+  /** Calibration statistics of the weights on the site's images (config.calibration; client/calibration.ts). Optional: without it the site sits calibrate tasks out. */
+  calibrate?(global: NamedTensor[], config: RoundConfig | null): Promise<CalibrateOutput>;
 }

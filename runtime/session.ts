@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { warn } from '../core/log.ts';
 
@@ -31,6 +33,8 @@ export interface SessionOptions {
   optimizedModelPath?: string;
   /** Turn on ORT profiling (per-node timings). */
   profile?: boolean;
+  /** Where profiles go: ORT writes `<prefix>_<date>.json` (default: fedkd-ort-profile in the OS temp folder). */
+  profilePrefix?: string;
   probe?: ProviderProbe;
 }
 
@@ -80,7 +84,7 @@ export async function openSession(model: string | Uint8Array, opts: SessionOptio
         graphOptimizationLevel: opts.optimization ?? 'all',
         ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
         ...(opts.optimizedModelPath ? { optimizedModelFilePath: opts.optimizedModelPath } : {}),
-        ...(opts.profile ? { enableProfiling: true } : {}),
+        ...(opts.profile ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix ?? path.join(os.tmpdir(), 'fedkd-ort-profile') } : {}),
       };
       const s = typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);
       return wrap(s, provider);

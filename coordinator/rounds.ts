@@ -5,25 +5,16 @@ import { RpcError } from '../proto/errors.ts';
 import type { PushReply, ReceivedResult, Task } from '../proto/types.ts';
 import type { ContentStore } from './checkpoints.ts';
 import type { CoordinatorConfig } from './config.ts';
-import { summarizeEvaluation } from './evaluation.ts';
 import { sampleSites } from './sampling.ts';
 import type { RoundRow, StateStore } from './store.ts';
+import { roundSummary, type RoundSummary } from './summary.ts';
 import type { FitResult, Strategy } from './strategies/strategy.ts';
 import { applyDelta, validateUpdate } from './validate.ts';
 
+export type { RoundSummary } from './summary.ts';
+
 /** The parts of the config that drive rounds. */
 export type RoundSettings = Pick<CoordinatorConfig, 'seed' | 'rounds' | 'sampling' | 'deadlines' | 'training' | 'validation' | 'evaluate' | 'pollMs'>;
-
-/** A closed round's summary, as written to rounds.json. */
-export interface RoundSummary {
-  round: number;
-  model: string;
-  sampled: string[];
-  train: { sites: string[]; examples: number; meanLoss: number; siteLoss: Record<string, number>; late: number; rejected: number };
-  evaluation: ReturnType<typeof summarizeEvaluation> | null;
-  startedMs: number;
-  closedMs: number;
-}
 
 /**
  * The round state machine, driven by calls and a timer. A round samples sites, collects
@@ -275,27 +266,8 @@ export class RoundEngine {
 
   private async close(round: number, now: number): Promise<void> {
     const r = this.store.rounds().find((x) => x.round === round)!;
-    const train = this.store.results(round, 'train');
-    const ok = train.filter((t) => t.status === 'accepted');
-    const n = ok.reduce((s, t) => s + t.numExamples, 0);
-    const lossN = ok.filter((t) => Number.isFinite(t.metrics.loss));
-    const evals = this.store.results(round, 'evaluate', 'accepted');
-    const summary: RoundSummary = {
-      round,
-      model: r.modelOut!,
-      sampled: r.sampled,
-      train: {
-        sites: ok.map((t) => t.siteId),
-        examples: n,
-        meanLoss: lossN.length ? lossN.reduce((s, t) => s + t.metrics.loss * t.numExamples, 0) / lossN.reduce((s, t) => s + t.numExamples, 0) : NaN,
-        siteLoss: Object.fromEntries(ok.map((t) => [t.siteId, t.metrics.loss ?? NaN])),
-        late: train.filter((t) => t.status === 'late').length,
-        rejected: train.filter((t) => t.status === 'rejected').length,
-      },
-      evaluation: this.s.evaluate ? summarizeEvaluation(evals) : null,
-      startedMs: r.startedMs,
-      closedMs: now,
-    };
+    const evals = this.s.evaluate ? this.store.results(round, 'evaluate', 'accepted') : null;
+    const summary = roundSummary(r, this.store.results(round, 'train'), evals, now);
     this.store.transaction(() => {
       this.store.closeRound(round, summary as unknown as Record<string, unknown>, now);
       this.store.audit('coordinator', 'round-close', `round ${round}: mean AUC ${summary.evaluation?.meanAuc ?? 'n/a'}`, now);

@@ -94,3 +94,15 @@ describe('evaluation summary', () => {
     expect(s.sites).toBe(3);
   });
 });
+
+describe('round summary', () => {
+  it('counts accepted, late and rejected results and weights the training loss by examples', async () => {
+    const { roundSummary } = await import('../../coordinator/summary.ts');
+    const row = { round: 2, phase: 'evaluate', modelIn: 'i', modelOut: 'o', stateOut: null, config: {}, sampled: ['a', 'b', 'c', 'd'], evalSites: [], startedMs: 5, deadlineMs: 9, evalDeadlineMs: null, closedMs: null, summary: null } as const;
+    const res = (siteId: string, status: 'accepted' | 'late' | 'rejected', numExamples: number, loss: number) => ({ round: 2, siteId, kind: 'train' as const, status, numExamples, metrics: { loss }, payloadSha: null, detail: '', receivedMs: 0 });
+    const s = roundSummary({ ...row, sampled: [...row.sampled], evalSites: [] }, [res('a', 'accepted', 10, 1), res('b', 'accepted', 30, 0.5), res('c', 'late', 5, 9), res('d', 'rejected', 5, 9)], null, 42);
+    // (10·1 + 30·0.5) / 40 = 0.625
+    expect(s.train).toEqual({ sites: ['a', 'b'], examples: 40, meanLoss: 0.625, siteLoss: { a: 1, b: 0.5 }, late: 1, rejected: 1 });
+    expect(s).toMatchObject({ round: 2, model: 'o', evaluation: null, startedMs: 5, closedMs: 42 });
+  });
+});

@@ -1,0 +1,46 @@
+import { summarizeEvaluation, type EvaluationSummary } from './evaluation.ts';
+import type { ResultRow, RoundRow } from './store.ts';
+
+/** A closed round's summary, as written to rounds.json. */
+export interface RoundSummary {
+  round: number;
+  /** sha256 of the round's global model. */
+  model: string;
+  sampled: string[];
+  train: {
+    sites: string[];
+    examples: number;
+    /** Example-weighted mean of the sites' training loss. */
+    meanLoss: number;
+    siteLoss: Record<string, number>;
+    late: number;
+    rejected: number;
+  };
+  /** The sites' evaluation of the round's model; null when evaluation is off. */
+  evaluation: EvaluationSummary | null;
+  startedMs: number;
+  closedMs: number;
+}
+
+/** Summarises a round from its row and its results (all statuses for training, accepted ones for evaluation). Pure. */
+export function roundSummary(r: RoundRow, train: readonly ResultRow[], evals: readonly ResultRow[] | null, closedMs: number): RoundSummary {
+  const ok = train.filter((t) => t.status === 'accepted');
+  const withLoss = ok.filter((t) => Number.isFinite(t.metrics.loss));
+  const lossExamples = withLoss.reduce((s, t) => s + t.numExamples, 0);
+  return {
+    round: r.round,
+    model: r.modelOut ?? '',
+    sampled: r.sampled,
+    train: {
+      sites: ok.map((t) => t.siteId),
+      examples: ok.reduce((s, t) => s + t.numExamples, 0),
+      meanLoss: lossExamples > 0 ? withLoss.reduce((s, t) => s + t.metrics.loss * t.numExamples, 0) / lossExamples : NaN,
+      siteLoss: Object.fromEntries(ok.map((t) => [t.siteId, t.metrics.loss ?? NaN])),
+      late: train.filter((t) => t.status === 'late').length,
+      rejected: train.filter((t) => t.status === 'rejected').length,
+    },
+    evaluation: evals ? summarizeEvaluation(evals) : null,
+    startedMs: r.startedMs,
+    closedMs,
+  };
+}

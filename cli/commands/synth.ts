@@ -37,7 +37,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'output folder (new or empty; or an earlier federation with --force)')
     .option('--sites <n>', 'number of hospitals', positiveInt, 4)
     .option('--images-per-site <m>', 'images at an ordinary site (site-a holds --large-factor times as many)', positiveInt, DEFAULT_IMAGES_PER_SITE)
-    .option('--size <px>', 'nominal image matrix; sites acquire at 0.75–1.25 times it', sizeInt, 128)
+    .option('--size <px>', 'nominal image matrix; sites acquire at 0.5–1 times it', sizeInt, 128)
     .option('--seed <s>', 'seed: the same seed gives byte-identical output', seedInt, 0)
     .option('--large-factor <f>', 'how many times larger site-a is', numberIn(1, 20), 3)
     .option('--test-fraction <f>', 'held-out fraction per site, stratified by label', numberIn(0.05, 0.9), 0.25)

@@ -20,7 +20,7 @@ export interface SynthOptions {
   sites: number;
   /** Images at an ordinary site; site-a holds `largeFactor` times as many. */
   imagesPerSite: number;
-  /** Nominal matrix size in pixels (sites acquire at 0.75–1.25 times it). */
+  /** Nominal matrix size in pixels (sites acquire at 0.5–1 times it). */
   size: number;
   seed: number;
   largeFactor: number;

@@ -8,7 +8,7 @@ import { type Anatomy, samplePointInLung } from './anatomy.ts';
 
 /** Ranges a site's nodules are drawn from (normalised units; density units for contrast). */
 export interface NoduleRanges {
-  /** Radius (Gaussian σ·√(2 ln 2·2), i.e. the half-maximum radius), min and max. */
+  /** Half-maximum radius (in half-fields: 1 = 200 mm), min and max. */
   radius: [number, number];
   /** Peak added density, min and max. */
   contrast: [number, number];
@@ -24,8 +24,11 @@ export interface Nodule {
   lobes: [number, number][];
 }
 
-/** The default ranges: nodules of about 9–24 mm on a 400 mm field, faint to clear. */
-export const DEFAULT_NODULE_RANGES: NoduleRanges = { radius: [0.045, 0.12], contrast: [0.07, 0.18] };
+/**
+ * The default ranges: half-maximum radii of 0.05–0.12 half-fields, i.e. 20–48 mm across on the
+ * 400 mm field (large nodules and small masses, so that they survive resizing to 64 px), faint to clear.
+ */
+export const DEFAULT_NODULE_RANGES: NoduleRanges = { radius: [0.05, 0.12], contrast: [0.08, 0.2] };
 
 /** Draws a nodule inside one of the patient's lungs; sizes are log-uniform, so small ones are common. */
 export function sampleNodule(rng: Rng, a: Anatomy, ranges: NoduleRanges = DEFAULT_NODULE_RANGES): Nodule {

@@ -77,7 +77,7 @@ const ARCHETYPES: Archetype[] = [
     sopClassUid: SopClass.computedRadiography,
     transferSyntax: TransferSyntax.implicitLittle,
     scanner: { gamma: 0.85, contrast: 0.75, offset: 0.1, blurSigma: 1.5, quantumNoise: 0.028, electronicNoise: 0.008, bitsStored: 12, signed: true, photometric: 'MONOCHROME2', rescaleSlope: 1, rescaleIntercept: 2048 },
-    resolution: 1.25,
+    resolution: 0.5,
     prevalence: 0.35,
   },
 ];

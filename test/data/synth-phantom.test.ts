@@ -113,7 +113,7 @@ describe('scanners', () => {
     expect(profiles[4].scanner.photometric).toBe(profiles[0].scanner.photometric);
     expect(profiles[4].scanner.gamma).not.toBe(profiles[0].scanner.gamma);
     expect(profiles.map((p) => p.sizeFactor)).toEqual([3, 1, 1, 1, 1, 1]);
-    expect(profiles.map((p) => siteMatrix(128, p)).slice(0, 4)).toEqual([128, 128, 96, 160]);
+    expect(profiles.map((p) => siteMatrix(128, p)).slice(0, 4)).toEqual([128, 128, 96, 64]);
   });
 });
 

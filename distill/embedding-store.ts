@@ -71,7 +71,7 @@ export class EmbeddingFile {
     readonly masks: Float32Array | undefined,
     private readonly dataOffset: number,
     private readonly path: string,
-    private readonly inMemory: Uint16Array | undefined,
+    private readonly memory: Uint16Array | undefined,
   ) {}
 
   /** Opens `file`; `stream` keeps the maps on disk. Undefined when the file is absent or not an embedding file. */
@@ -111,20 +111,28 @@ export class EmbeddingFile {
     }
   }
 
+  /** The same file with its maps loaded into memory (this one when they already are). */
+  inMemory(): EmbeddingFile {
+    if (this.memory) return this;
+    const loaded = EmbeddingFile.open(this.path, false);
+    if (!loaded) throw new Error(`${this.path} changed or vanished while open`);
+    return loaded;
+  }
+
   /** Whether the maps are read from disk per image. */
   get streamed(): boolean {
-    return this.inMemory === undefined;
+    return this.memory === undefined;
   }
 
   /** Bytes this object holds for the maps (0 when streamed). */
   get residentBytes(): number {
-    return this.inMemory?.byteLength ?? 0;
+    return this.memory?.byteLength ?? 0;
   }
 
   /** Image `i`'s embedding map, h·w·c float32 NHWC, written into `out` when given. */
   row(i: number, out?: Float32Array): Float32Array {
     const bytes = rowBytes(this.header);
-    if (this.inMemory) return decodeHalf(this.inMemory.subarray((i * bytes) / 2, ((i + 1) * bytes) / 2), out);
+    if (this.memory) return decodeHalf(this.memory.subarray((i * bytes) / 2, ((i + 1) * bytes) / 2), out);
     const buf = Buffer.alloc(bytes);
     const fd = openSync(this.path, 'r');
     try {

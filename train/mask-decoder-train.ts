@@ -22,7 +22,7 @@ export interface DecoderTrainConfig {
   /** Seeds order, augmentation and jitter. */
   seed: number;
   augment?: DecoderAugment;
-  /** Stop after this many epochs without a better validation Dice. */
+  /** Stop after this many epochs without a better validation score (decoderScore). */
   patience?: number;
   label?: string;
 }
@@ -67,6 +67,11 @@ export function iou(pred: ArrayLike<number>, target: ArrayLike<number>): number 
     if (a || b) union++;
   }
   return union === 0 ? 1 : inter / union;
+}
+
+/** What early stopping maximises: validation Dice, ties (e.g. all-empty predictions early on) broken by the lower loss. */
+export function decoderScore(m: DecoderMetrics): number {
+  return m.dice - 1e-3 * m.loss;
 }
 
 /** Mask logits of the decoder for a batch. */
@@ -129,6 +134,8 @@ export async function trainMaskDecoder(input: {
   onBest?: (weights: NamedTensor[], e: DecoderEpoch) => Promise<void>;
   /** Called after every step (e.g. to sample memory). */
   afterStep?: () => void;
+  /** Receives tf.profile's peak tensor bytes of the first step (batch made, step, batch freed). */
+  onFirstStepPeak?: (peakBytes: number) => void;
 }): Promise<DecoderTrainResult> {
   const { model, train, val, config: cfg } = input;
   const vars = trainableVariables(model);
@@ -152,13 +159,18 @@ export async function trainMaskDecoder(input: {
       let lossSum = 0;
       let lr = cfg.lr;
       for (const picks of batchRanges(order, cfg.batchSize)) {
-        lr = learningRateAt({ lr: cfg.lr, kind: 'cosine', warmupSteps: 0, minLr: cfg.lr / 100 }, step++, cfg.epochs * steps);
-        const b = makeDecoderBatch(train, picks, cfg.augment, augRng);
-        try {
-          lossSum += decoderStep(model, vars, opt, b, lr) * picks.length;
-        } finally {
-          disposeDecoderBatch(b);
-        }
+        lr = learningRateAt({ lr: cfg.lr, kind: 'cosine', warmupSteps: 0, minLr: cfg.lr / 100 }, step, cfg.epochs * steps);
+        const run = (): void => {
+          const b = makeDecoderBatch(train, picks, cfg.augment, augRng);
+          try {
+            lossSum += decoderStep(model, vars, opt, b, lr) * picks.length;
+          } finally {
+            disposeDecoderBatch(b);
+          }
+        };
+        if (step === 0 && input.onFirstStepPeak) input.onFirstStepPeak((await tf.profile(run)).peakBytes);
+        else run();
+        step++;
         input.afterStep?.();
         bar.tick(1, `loss ${(lossSum / train.rows.length).toFixed(4)}`);
       }
@@ -167,7 +179,7 @@ export async function trainMaskDecoder(input: {
       const valMetrics = val ? evaluateDecoder(model, val, Math.max(cfg.batchSize, 8)) : undefined;
       const record: DecoderEpoch = { epoch, trainLoss: lossSum / train.rows.length, lr, val: valMetrics, seconds };
       history.push(record);
-      const score = valMetrics ? valMetrics.dice : -record.trainLoss;
+      const score = valMetrics ? decoderScore(valMetrics) : -record.trainLoss;
       if (score > best.score) {
         best = { score, epoch, weights: getNamedWeights(model), val: valMetrics };
         await input.onBest?.(best.weights, record);

@@ -123,7 +123,8 @@ export function decoderStep(model: tf.LayersModel, vars: tf.Variable[], opt: Loc
  * frozen, only the decoder learns): Adam with a cosine schedule, seeded shuffling and
  * augmentation (dihedral moves of map + mask + box, MedSAM's box jitter, embedding noise),
  * validation Dice each epoch, early stopping, and the best epoch's weights kept (`onBest` may
- * write them to disk). The model ends with the best weights.
+ * write them to disk). With `val` the model ends with the best weights; without (a federated
+ * round's local epochs) with the last.
  */
 export async function trainMaskDecoder(input: {
   model: tf.LayersModel;
@@ -189,6 +190,7 @@ export async function trainMaskDecoder(input: {
   } finally {
     opt.dispose();
   }
+  if (!val) return { weights: getNamedWeights(model), bestEpoch: history.length - 1, history, stoppedEarly };
   setNamedWeights(model, best.weights);
   return { weights: best.weights, bestEpoch: best.epoch, val: best.val, history, stoppedEarly };
 }

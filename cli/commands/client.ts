@@ -23,7 +23,8 @@ interface ClientFlags {
   serverName?: string;
   insecure?: boolean;
   delta?: boolean;
-  trainer: 'kd' | 'toy';
+  trainer: 'kd' | 'toy' | 'decoder';
+  encoder?: string;
   json?: boolean;
 }
 
@@ -44,6 +45,11 @@ function siteToken(f: ClientFlags): string {
 
 async function makeTrainer(f: ClientFlags): Promise<SiteTrainer> {
   if (f.trainer === 'toy') return loadToyTrainer(f.data);
+  if (f.trainer === 'decoder') {
+    if (!f.encoder) throw new UserError('--encoder is required to fine-tune the mask decoder');
+    const { DecoderTrainer } = await import('../../client/decoder-trainer.ts');
+    return new DecoderTrainer(f.data, f.encoder);
+  }
   if (!f.teacher) throw new UserError('--teacher is required to train by distillation');
   const { kdTrainerFromCli } = await import('../../client/kd-trainer.ts');
   return kdTrainerFromCli(f.data, f.teacher);
@@ -66,7 +72,8 @@ export function register(program: Command): void {
     .option('--server-name <name>', 'name to check the coordinator certificate against (e.g. coordinator, when dialling an address not in it)')
     .option('--insecure', 'plain-text transport (loopback coordinator only)')
     .option('--delta', 'send weight deltas instead of weights')
-    .option('--trainer <kind>', 'kd (distillation with train/) or toy (plumbing dry run: SITE_DIR/toy-site.json)', oneOf(['kd', 'toy'] as const), 'kd')
+    .option('--trainer <kind>', 'kd (distillation with train/), decoder (mask decoder on cached embeddings; needs --encoder) or toy (plumbing dry run: SITE_DIR/toy-site.json)', oneOf(['kd', 'toy', 'decoder'] as const), 'kd')
+    .option('--encoder <file>', 'ONNX encoder whose cached embeddings the decoder trainer trains on')
     .option('--json', 'print what the site took part in as one JSON line')
     .action(async (f: ClientFlags) => {
       hostOf(f.coordinator);

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import { info } from '../../core/log.ts';
+import { packTensors } from '../../core/tensors.ts';
 import { decodeCount } from '../../data/index.ts';
 import { embedDataset } from '../../distill/embeddings.ts';
 import { initBackend } from '../../engine/backend.ts';
@@ -12,6 +13,9 @@ import type { DecoderEpoch, DecoderMetrics } from '../../train/mask-decoder-trai
 import { formatBytes, parseBytes } from '../../train/memory-plan.ts';
 import { numberIn, positiveInt, printJson } from '../run.ts';
 import { embedParts, embedPreprocess, embedPreprocessFlags, type EmbedPreprocessFlags } from './embed.ts';
+
+/** The decoder's weights as named tensors in --out: a federated run's `model.initialWeights`. */
+export const DECODER_WEIGHTS = 'decoder.fkw';
 
 interface FinetuneFlags extends EmbedPreprocessFlags {
   data: string;
@@ -63,7 +67,7 @@ function memoryLine(m: MemoryReport): string {
  * `fedkd finetune-decoder --encoder enc.onnx --data DIR --shots 20 --out dec/`: MedSAM-style
  * few-shot fine-tuning of a box-prompted mask decoder on the cached embeddings of a site
  * (computed first when missing; a cached run reads no image), validation each epoch, the best
- * decoder saved in --out, Dice/IoU on the site's test/ split and peak memory beside the planner's estimate.
+ * decoder saved in --out (also as `decoder.fkw` named tensors), Dice/IoU on the site's test/ split and peak memory beside the planner's estimate.
  */
 export function register(program: Command): void {
   const cmd = program
@@ -129,6 +133,7 @@ export function register(program: Command): void {
         seconds: (performance.now() - t0) / 1000,
       };
       await saveModel(run.model, f.out);
+      await writeFileAtomic(path.join(f.out, DECODER_WEIGHTS), packTensors(r.weights));
       await writeFileAtomic(path.join(f.out, 'metrics.json'), `${JSON.stringify(report, null, 1)}\n`);
       info(`finetune-decoder: best epoch ${r.bestEpoch + 1}, val Dice ${r.val?.dice.toFixed(3) ?? 'n/a'}, test Dice ${run.test?.dice.toFixed(3) ?? 'n/a'} IoU ${run.test?.iou.toFixed(3) ?? 'n/a'}, saved to ${f.out}`);
       if (f.json) printJson(report);

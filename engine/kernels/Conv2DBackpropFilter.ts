@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { im2colTransposed } from './im2col_impl.ts';
+import { im2colTransposed, im2colTransposedFromChannelMajor } from './im2col_impl.ts';
 import { allocFloat32, assertNhwcUnitDilation, heapFloat32, release, runWasmKernel } from './wasm_kernel_utils.ts';
+
+/** From this many input channels on, im2col reads a channel-major copy of the input (contiguous runs). */
+const CHANNEL_MAJOR_FROM = 4;
 
 /**
  * Filter gradient of conv2d on wasm: im2col (transposed) in one pass, then one
@@ -27,7 +30,13 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: Ba
   const m = info.batchSize * info.outHeight * info.outWidth;
   const k = kh * kw * ci;
   const colsT = allocFloat32(backend, [k, m]);
-  im2colTransposed(heapFloat32(backend, x), info, heapFloat32(backend, colsT));
+  if (ci >= CHANNEL_MAJOR_FROM) {
+    const xT = runWasmKernel(backend, 'Transpose', { x }, { perm: [3, 0, 1, 2] });
+    im2colTransposedFromChannelMajor(heapFloat32(backend, xT), info, heapFloat32(backend, colsT));
+    release(backend, xT);
+  } else {
+    im2colTransposed(heapFloat32(backend, x), info, heapFloat32(backend, colsT));
+  }
   const dy2 = runWasmKernel(backend, 'Reshape', { x: dy }, { shape: [m, co] });
   const dw = runWasmKernel(backend, 'BatchMatMul', { a: colsT, b: dy2 }, { transposeA: false, transposeB: false });
   const out = runWasmKernel(backend, 'Reshape', { x: dw }, { shape: [kh, kw, ci, co] });

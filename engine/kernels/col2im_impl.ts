@@ -39,3 +39,19 @@ export function transposeMatrix(a: Float32Array, rows: number, cols: number, out
     for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
   }
 }
+
+/**
+ * The filter a stride-1 convolution's input gradient is correlated with: rotated 180° in space
+ * and with input/output channels swapped, W′[kh, kw, co, ci] = W[KH−1−kh, KW−1−kw, ci, co].
+ */
+export function flipAndSwapChannels(w: Float32Array, kh: number, kw: number, ci: number, co: number, out: Float32Array): void {
+  for (let y = 0; y < kh; y++) {
+    for (let x = 0; x < kw; x++) {
+      const src = ((kh - 1 - y) * kw + (kw - 1 - x)) * ci * co;
+      const dst = (y * kw + x) * co * ci;
+      for (let i = 0; i < ci; i++) {
+        for (let o = 0; o < co; o++) out[dst + o * ci + i] = w[src + i * co + o];
+      }
+    }
+  }
+}

@@ -21,6 +21,10 @@ const CONV_CASES: Case[] = [
   { x: [2, 6, 6, 4], k: [1, 1], out: 5, strides: [1, 1], pad: 'valid' },
   { x: [1, 10, 8, 3], k: [5, 3], out: 2, strides: [2, 1], pad: 'same' },
   { x: [3, 5, 5, 1], k: [2, 2], out: 16, strides: [2, 2], pad: 'same' },
+  { x: [2, 7, 7, 6], k: [3, 3], out: 5, strides: [1, 1], pad: 'same' },
+  { x: [1, 9, 8, 5], k: [3, 3], out: 4, strides: [1, 1], pad: 'valid' },
+  { x: [2, 6, 6, 8], k: [3, 3], out: 3, strides: [2, 1], pad: 'same' },
+  { x: [1, 8, 9, 4], k: [4, 2], out: 6, strides: [1, 1], pad: 'same' },
 ];
 
 /** For depthwise cases `out` is the channel multiplier. */

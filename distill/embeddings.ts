@@ -4,7 +4,8 @@ import { UserError } from '../core/errors.ts';
 import { configHash, sha256File, writeFileAtomic } from '../core/files.ts';
 import { info } from '../core/log.ts';
 import { progressBar } from '../core/progress.ts';
-import { loadDataset, parsePreprocess, readLabels, type PreprocessInput } from '../data/index.ts';
+import { splitCsvLine } from '../data/dataset/labels.ts';
+import { loadDataset, parsePreprocess, type PreprocessInput } from '../data/index.ts';
 import { openSession, type ModelSession, type SessionOptions } from '../runtime/session.ts';
 import { EmbeddingFile, writeEmbeddingFile, type EmbeddingHeader } from './embedding-store.ts';
 import { TEACHER_INPUT, toNchw, type ImageBatchSource } from './teacher.ts';
@@ -62,8 +63,8 @@ function readIndex(dir: string): Record<string, IndexEntry> {
 function cachedEntry(dir: string, encoderSha: string, preprocess: unknown): IndexEntry | undefined {
   const entry = readIndex(dir)[slot(encoderSha, preprocess)];
   if (!entry) return undefined;
-  const rows = readLabels(dir);
-  if (rows.length !== entry.images.length || rows.some((r, i) => r.file !== entry.images[i].file)) return undefined;
+  const names = listedFiles(dir);
+  if (names.length !== entry.images.length || names.some((f, i) => f !== entry.images[i].file)) return undefined;
   for (const im of entry.images) {
     const p = path.join(dir, im.file);
     if (!existsSync(p)) continue;
@@ -71,6 +72,16 @@ function cachedEntry(dir: string, encoderSha: string, preprocess: unknown): Inde
     if (st.size !== im.size || st.mtimeMs !== im.mtimeMs) return undefined;
   }
   return existsSync(path.join(dir, EMBEDDING_CACHE_DIR, entry.file)) ? entry : undefined;
+}
+
+/** The image names labels.csv lists (first column), without checking that the images exist. */
+function listedFiles(dir: string): string[] {
+  try {
+    const lines = readFileSync(path.join(dir, 'labels.csv'), 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+    return lines.slice(1).map((l) => splitCsvLine(l)[0]);
+  } catch {
+    return [];
+  }
 }
 
 /** The NHWC embedding maps of `set` through an encoder session, N·h·w·c, and their shape. */

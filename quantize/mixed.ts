@@ -1,0 +1,133 @@
+import type { TensorRange } from './calibration/histogram.ts';
+import { binaryAuc, type LabelledImages, modelLogits, top1Agreement } from './agreement.ts';
+import { measureLatency, profileLayers, type LatencyOptions } from './latency.ts';
+import { quantizeWithRanges } from './qdq/index.ts';
+import { decodeModel } from './qdq/onnx-tensors.ts';
+
+/** Ops whose weights quantize_with_ranges makes int8: the layers mixed precision decides on. */
+const WEIGHTED_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm']);
+
+/** The accuracy a mixed model may lose against FP32 on the evaluation images. */
+export interface AccuracyBudget {
+  /** Max AUC drop (used when the labels hold both classes). Default 0.005. */
+  aucDrop: number;
+  /** Min top-1 agreement with FP32 (used without usable labels). Default 0.99. */
+  minAgreement: number;
+}
+
+/** The default budget: the issue's AUC target. */
+export const DEFAULT_BUDGET: AccuracyBudget = { aucDrop: 0.005, minAgreement: 0.99 };
+
+/** What mixed precision decided for one weighted layer, and why. */
+export interface LayerChoice {
+  /** ONNX node name (`<layer>#<op>`), the key of keepFp32. */
+  node: string;
+  layer: string;
+  op: string;
+  /** Profiled time per run at the profiling batch, microseconds. */
+  fp32Us: number;
+  int8Us: number;
+  /** Mean |logit − FP32 logit| with only this layer in INT8 (its own accuracy cost). */
+  error: number;
+  precision: 'int8' | 'fp32';
+  reason: string;
+}
+
+/** The outcome: the chosen model and its per-layer table. */
+export interface MixedResult {
+  /** 'int8' when every layer stayed INT8, 'fp32' when no quantized model beat FP32. */
+  chosen: 'int8' | 'mixed' | 'fp32';
+  bytes: Uint8Array;
+  keepFp32: Set<string>;
+  layers: LayerChoice[];
+  /** End-to-end median latency at the profiling batch, ms. */
+  latencyMs: { fp32: number; int8: number; mixed: number };
+  /** Accuracy of the chosen keep set on the evaluation images. */
+  auc: { fp32: number; mixed: number };
+  agreement: number;
+  reason: string;
+}
+
+/** Options of chooseMixedPrecision. */
+export interface MixedOptions extends LatencyOptions {
+  /** NCHW dims of the profiling batch, e.g. [32, 1, 64, 64]. */
+  dims: number[];
+  /** Labelled images for the accuracy budget (e.g. a held-out split). */
+  evalSet: LabelledImages;
+  budget?: AccuracyBudget;
+  /** Per-layer profiler (default: ORT profiling, profileLayers); injectable for tests. */
+  profiler?: (model: Uint8Array, dims: number[]) => Promise<Map<string, number>>;
+  /** End-to-end latency in ms (default: measureLatency); injectable for tests. */
+  timer?: (model: Uint8Array, dims: number[]) => Promise<number>;
+}
+
+function meanAbsDiff(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += Math.abs(a[i] - b[i]);
+  return a.length ? s / a.length : 0;
+}
+
+/**
+ * Latency-aware mixed precision. (1) ORT profiles FP32 and INT8 per layer; a layer whose
+ * INT8 kernel is not faster stays FP32. (2) Each layer's own accuracy cost is measured with
+ * only it in INT8; while the model misses the budget, the costliest INT8 layer goes back to
+ * FP32 (greedy, as in HAQ-style sensitivity ordering; Wang et al. 2019, "HAQ:
+ * Hardware-Aware Automated Quantization with Mixed Precision"). (3) End to end, the result
+ * must beat FP32, else FP32 is chosen.
+ */
+export async function chooseMixedPrecision(fp32: Uint8Array, ranges: ReadonlyMap<string, TensorRange>, o: MixedOptions): Promise<MixedResult> {
+  const budget = o.budget ?? DEFAULT_BUDGET;
+  const nodes = (decodeModel(fp32).graph!.node ?? []).filter((n) => WEIGHTED_OPS.has(n.opType ?? '')).map((n) => ({ node: n.name ?? '', op: n.opType ?? '', layer: (n.name ?? '').split('#')[0] }));
+  const all = new Set(nodes.map((n) => n.node));
+  const build = (keep: Set<string>): Uint8Array => quantizeWithRanges(fp32, ranges, { keepFp32: keep });
+  const int8 = build(new Set());
+  const profiler = o.profiler ?? ((m, d) => profileLayers(m, d, o));
+  const timer = o.timer ?? ((m, d) => measureLatency(m, d, o));
+  const [tFp32, tInt8] = [await profiler(fp32, o.dims), await profiler(int8, o.dims)];
+
+  const ref = await modelLogits(fp32, o.evalSet);
+  const labels = o.evalSet.labels;
+  const aucFp32 = ref.classes === 2 ? binaryAuc(ref.logits, 2, labels) : NaN;
+  const score = async (keep: Set<string>): Promise<{ auc: number; agreement: number; error: number; ok: boolean }> => {
+    const out = await modelLogits(build(keep), o.evalSet);
+    const auc = ref.classes === 2 ? binaryAuc(out.logits, 2, labels) : NaN;
+    const agreement = top1Agreement(out.logits, ref.logits, ref.classes);
+    const ok = Number.isFinite(aucFp32) ? aucFp32 - auc <= budget.aucDrop : agreement >= budget.minAgreement;
+    return { auc, agreement, error: meanAbsDiff(out.logits, ref.logits), ok };
+  };
+
+  const layers: LayerChoice[] = [];
+  for (const n of nodes) {
+    const others = new Set([...all].filter((x) => x !== n.node));
+    const { error } = await score(others);
+    const fp32Us = tFp32.get(n.layer) ?? 0;
+    const int8Us = tInt8.get(n.layer) ?? 0;
+    const slower = int8Us >= fp32Us;
+    const reason = slower ? `INT8 not faster (${int8Us.toFixed(0)} µs vs ${fp32Us.toFixed(0)} µs FP32)` : `INT8 ${(fp32Us / Math.max(int8Us, 1e-9)).toFixed(2)}× faster (${int8Us.toFixed(0)} vs ${fp32Us.toFixed(0)} µs), error ${error.toExponential(2)}`;
+    layers.push({ ...n, fp32Us, int8Us, error, precision: slower ? 'fp32' : 'int8', reason });
+  }
+  const keep = new Set(layers.filter((l) => l.precision === 'fp32').map((l) => l.node));
+  let s = await score(keep);
+  for (const l of [...layers].filter((x) => x.precision === 'int8').sort((a, b) => b.error - a.error)) {
+    if (s.ok) break;
+    keep.add(l.node);
+    l.precision = 'fp32';
+    l.reason = `largest remaining accuracy cost (error ${l.error.toExponential(2)} alone); FP32 to meet the budget`;
+    s = await score(keep);
+  }
+
+  const dims = o.dims;
+  const mixedBytes = build(keep);
+  const latencyMs = { fp32: await timer(fp32, dims), int8: await timer(int8, dims), mixed: keep.size ? await timer(mixedBytes, dims) : NaN };
+  const int8Ok = keep.size === 0 ? s.ok : (await score(new Set())).ok;
+  // the fastest model within the budget; FP32 unless a quantized one beats it
+  const candidates: { chosen: MixedResult['chosen']; ms: number; bytes: Uint8Array; keep: Set<string> }[] = [{ chosen: 'fp32', ms: latencyMs.fp32, bytes: fp32, keep: all }];
+  if (int8Ok) candidates.push({ chosen: 'int8', ms: latencyMs.int8, bytes: int8, keep: new Set() });
+  if (s.ok && keep.size > 0 && keep.size < all.size) candidates.push({ chosen: 'mixed', ms: latencyMs.mixed, bytes: mixedBytes, keep });
+  const best = candidates.reduce((a, b) => (b.ms < a.ms ? b : a));
+  const reason =
+    best.chosen === 'fp32'
+      ? `FP32 kept: ${candidates.length === 1 ? 'no quantized model met the accuracy budget' : `no quantized model within the budget beat FP32 (${latencyMs.fp32.toFixed(2)} ms)`}`
+      : `${best.chosen}: ${best.keep.size} of ${all.size} layers FP32, ${(latencyMs.fp32 / best.ms).toFixed(2)}× faster than FP32 at batch ${dims[0]}`;
+  return { chosen: best.chosen, bytes: best.bytes, keepFp32: best.keep, layers, latencyMs, auc: { fp32: aucFp32, mixed: s.auc }, agreement: s.agreement, reason };
+}

@@ -10,7 +10,7 @@ import { identityOverride } from './Identity.ts';
 import { maxPoolGradConfig } from './MaxPoolGrad.ts';
 import { meanOverride } from './Mean.ts';
 import { registerMeanGradient } from './MeanGrad.ts';
-import { resizeNearestNeighborGradCpuConfig } from './ResizeNearestNeighborGrad.ts';
+import { resizeNearestNeighborGradCpuConfig, resizeNearestNeighborGradWasmConfig } from './ResizeNearestNeighborGrad.ts';
 import { sumOverride } from './Sum.ts';
 import { tileOverride } from './Tile.ts';
 import { registerOverride, type WasmOverride } from './wasm_override.ts';
@@ -23,7 +23,7 @@ export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
 ];
 
 /** Kernels that tfjs 4.22 has but gets wrong; fedkd replaces them with its own. */
-export const CORRECTED_KERNELS: readonly tf.KernelConfig[] = [maxPoolGradConfig, resizeNearestNeighborGradCpuConfig];
+export const CORRECTED_KERNELS: readonly tf.KernelConfig[] = [maxPoolGradConfig, resizeNearestNeighborGradCpuConfig, resizeNearestNeighborGradWasmConfig];
 
 /** Faster paths for kernels tfjs-backend-wasm has but runs slowly in training. */
 export const WASM_FAST_KERNELS: readonly WasmOverride[] = [

@@ -132,6 +132,34 @@ describe('nearest-neighbour upsampling gradient (tfjs-backend-cpu 4.22 gets it w
   });
 });
 
+describe('nearest-neighbour resize gradient with corner options, against the forward pass read as a selection', () => {
+  it.each([
+    { from: [5, 4], to: [7, 9], alignCorners: false, halfPixelCenters: false },
+    { from: [5, 4], to: [7, 9], alignCorners: true, halfPixelCenters: false },
+    { from: [6, 5], to: [4, 11], alignCorners: false, halfPixelCenters: true },
+  ])('$from → $to alignCorners=$alignCorners halfPixelCenters=$halfPixelCenters', async ({ from, to, alignCorners, halfPixelCenters }) => {
+    const shape: Shape4 = [2, from[0], from[1], 3];
+    const outShape: Shape4 = [2, to[0], to[1], 3];
+    const x = seeded(shape, 17);
+    const dy = seeded(outShape, 18);
+    const resize = (t: tf.Tensor): tf.Tensor => tf.image.resizeNearestNeighbor(t as tf.Tensor4D, [to[0], to[1]], alignCorners, halfPixelCenters);
+    for (const b of BACKENDS) {
+      await onBackend(b, () => {
+        // Reference: resize an image of flat indices to learn which input each output copies,
+        // then add every dy to its source (the gradient of a selection).
+        const source = tf.tidy(() => resize(tf.tensor4d(Float32Array.from(x, (_, i) => i), shape)).dataSync());
+        const want = new Float64Array(x.length);
+        source.forEach((src, o) => (want[src] += dy[o]));
+        const got = tf.tidy(() => {
+          const r = tf.tensor4d(dy, outShape);
+          return tf.grad((xi: tf.Tensor) => tf.sum(tf.mul(resize(xi), r)))(tf.tensor4d(x, shape)).dataSync() as Float32Array;
+        });
+        expect(relError(got, want), b).toBeLessThan(REL_TOL);
+      });
+    }
+  });
+});
+
 describe('gradients through the ops, wasm against cpu', () => {
   /** d/d(x, w) of Σ r ⊙ op(x, w), for a fixed random r. */
   async function opGrads(c: Case, depthwise: boolean): Promise<Record<string, Float32Array[]>> {

@@ -62,7 +62,7 @@ describe('dihedral moves', () => {
       const d = dihedral(k);
       expect(boxOfMask(mapGrid(d, m, 10, 1), 10), `element ${k}`).toEqual(mapBox(d, boxOfMask(m, 10)!, 10));
     }
-    let g = Float32Array.from({ length: 4 * 4 * 2 }, (_, i) => i);
+    let g: Float32Array = Float32Array.from({ length: 4 * 4 * 2 }, (_, i) => i);
     const start = Array.from(g);
     for (let t = 0; t < 4; t++) g = mapGrid(dihedral(1), g, 4, 2);
     expect(Array.from(g)).toEqual(start);
@@ -77,7 +77,7 @@ describe('dihedral moves', () => {
     masks.set(rectMask(s, 1, 0, 3, 5), 0);
     masks.set(rectMask(s, 4, 4, 8, 6), s * s);
     masks.set(rectMask(s, 0, 6, 2, 8), 2 * s * s);
-    const source = { header: { n, height: h, width: h, channels: 2, imageSize: s } as never, masks, row: (i: number) => maps.slice(i * h * h * 2, (i + 1) * h * h * 2) };
+    const source = { header: { n, height: h, width: h, channels: 2, imageSize: s } as never, masks, row: (i: number): Float32Array => maps.slice(i * h * h * 2, (i + 1) * h * h * 2) };
     const set = decoderSet(source);
     const b = makeDecoderBatch(set, [0, 1, 2, 0, 1, 2], { dihedral: true, jitterPx: 0, noise: 0 }, new Rng(4));
     const emb = b.embedding.dataSync();

@@ -20,7 +20,7 @@ export interface MaskDecoderOptions {
   seed?: number;
 }
 
-/** The layers the decoder is made of, per stage, for the memory planner and tests. */
+/** The number of 2× upsampling stages from the embedding to the image side; a ratio that is no power of two is a UserError. */
 export function decoderStages(o: MaskDecoderOptions): number {
   const ratio = o.imageSize / o.embedSize;
   const stages = Math.log2(ratio);

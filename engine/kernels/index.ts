@@ -13,6 +13,7 @@ import { registerMeanGradient } from './MeanGrad.ts';
 import { resizeNearestNeighborGradCpuConfig, resizeNearestNeighborGradWasmConfig } from './ResizeNearestNeighborGrad.ts';
 import { sumOverride } from './Sum.ts';
 import { tileOverride } from './Tile.ts';
+import { unsortedSegmentSumConfig } from './UnsortedSegmentSum.ts';
 import { registerOverride, type WasmOverride } from './wasm_override.ts';
 
 /** The training kernels fedkd adds to tfjs-backend-wasm 4.22, which lacks them. */
@@ -20,6 +21,7 @@ export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   conv2DBackpropFilterConfig,
   depthwiseConv2dNativeBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
+  unsortedSegmentSumConfig,
 ];
 
 /** Kernels that tfjs 4.22 has but gets wrong; fedkd replaces them with its own. */

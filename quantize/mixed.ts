@@ -2,7 +2,7 @@ import type { TensorRange } from './calibration/histogram.ts';
 import { binaryAuc, type LabelledImages, modelLogits, top1Agreement } from './agreement.ts';
 import { measureLatency, profileLayers, type LatencyOptions } from './latency.ts';
 import { quantizeWithRanges } from './qdq/index.ts';
-import { decodeModel } from './qdq/onnx-tensors.ts';
+import { decodeModel, type GraphProto } from './qdq/onnx-tensors.ts';
 
 /** Ops whose weights quantize_with_ranges makes int8: the layers mixed precision decides on. */
 const WEIGHTED_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm']);
@@ -27,7 +27,7 @@ export interface LayerChoice {
   /** Profiled time per run at the profiling batch, microseconds. */
   fp32Us: number;
   int8Us: number;
-  /** Mean |logit − FP32 logit| with only this layer in INT8 (its own accuracy cost). */
+  /** Mean |logit − FP32 logit| with only this layer (and its fused activation) in INT8: its own accuracy cost. */
   error: number;
   precision: 'int8' | 'fp32';
   reason: string;
@@ -39,6 +39,8 @@ export interface MixedResult {
   chosen: 'int8' | 'mixed' | 'fp32';
   bytes: Uint8Array;
   keepFp32: Set<string>;
+  /** The mixed candidate (the weighted layers marked fp32 in `layers` kept FP32), whether chosen or not. */
+  mixedBytes: Uint8Array;
   layers: LayerChoice[];
   /** End-to-end median latency at the profiling batch, ms. */
   latencyMs: { fp32: number; int8: number; mixed: number };
@@ -61,6 +63,29 @@ export interface MixedOptions extends LatencyOptions {
   timer?: (model: Uint8Array, dims: number[]) => Promise<number>;
 }
 
+/** The Relu/Clip that reads a weighted node's output alone (ORT fuses it into the INT8 kernel). */
+function fusedInto(graph: GraphProto, node: string): Set<string> {
+  const n = (graph.node ?? []).find((x) => x.name === node);
+  const readers = (graph.node ?? []).filter((x) => (x.input ?? []).includes(n?.output?.[0] ?? ''));
+  return new Set(readers.length === 1 && /^(Relu|Clip)$/.test(readers[0].opType ?? '') ? [readers[0].name ?? ''] : []);
+}
+
+/**
+ * `fp32Layers` plus every unweighted node (activation, pool, flatten) whose inputs all come
+ * from FP32 nodes, so no Q/DQ pair sits between two FP32 layers (keepFp32 of insertQdq).
+ */
+export function expandFp32(graph: GraphProto, fp32Layers: ReadonlySet<string>): Set<string> {
+  const keep = new Set(fp32Layers);
+  const producer = new Map<string, string>();
+  for (const n of graph.node ?? []) for (const o of n.output ?? []) producer.set(o, n.name ?? '');
+  for (const n of graph.node ?? []) {
+    if (WEIGHTED_OPS.has(n.opType ?? '')) continue;
+    const acts = (n.input ?? []).filter((t) => producer.has(t));
+    if (acts.length > 0 && acts.every((t) => keep.has(producer.get(t)!))) keep.add(n.name ?? '');
+  }
+  return keep;
+}
+
 function meanAbsDiff(a: Float32Array, b: Float32Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += Math.abs(a[i] - b[i]);
@@ -77,9 +102,10 @@ function meanAbsDiff(a: Float32Array, b: Float32Array): number {
  */
 export async function chooseMixedPrecision(fp32: Uint8Array, ranges: ReadonlyMap<string, TensorRange>, o: MixedOptions): Promise<MixedResult> {
   const budget = o.budget ?? DEFAULT_BUDGET;
-  const nodes = (decodeModel(fp32).graph!.node ?? []).filter((n) => WEIGHTED_OPS.has(n.opType ?? '')).map((n) => ({ node: n.name ?? '', op: n.opType ?? '', layer: (n.name ?? '').split('#')[0] }));
+  const graph = decodeModel(fp32).graph!;
+  const nodes = (graph.node ?? []).filter((n) => WEIGHTED_OPS.has(n.opType ?? '')).map((n) => ({ node: n.name ?? '', op: n.opType ?? '', layer: (n.name ?? '').split('#')[0] }));
   const all = new Set(nodes.map((n) => n.node));
-  const build = (keep: Set<string>): Uint8Array => quantizeWithRanges(fp32, ranges, { keepFp32: keep });
+  const build = (keep: Set<string>): Uint8Array => quantizeWithRanges(fp32, ranges, { keepFp32: expandFp32(graph, keep) });
   const int8 = build(new Set());
   const profiler = o.profiler ?? ((m, d) => profileLayers(m, d, o));
   const timer = o.timer ?? ((m, d) => measureLatency(m, d, o));
@@ -98,7 +124,7 @@ export async function chooseMixedPrecision(fp32: Uint8Array, ranges: ReadonlyMap
 
   const layers: LayerChoice[] = [];
   for (const n of nodes) {
-    const others = new Set([...all].filter((x) => x !== n.node));
+    const others = new Set((graph.node ?? []).map((x) => x.name ?? '').filter((x) => x !== n.node && !fusedInto(graph, n.node).has(x)));
     const { error } = await score(others);
     const fp32Us = tFp32.get(n.layer) ?? 0;
     const int8Us = tInt8.get(n.layer) ?? 0;
@@ -129,5 +155,5 @@ export async function chooseMixedPrecision(fp32: Uint8Array, ranges: ReadonlyMap
     best.chosen === 'fp32'
       ? `FP32 kept: ${candidates.length === 1 ? 'no quantized model met the accuracy budget' : `no quantized model within the budget beat FP32 (${latencyMs.fp32.toFixed(2)} ms)`}`
       : `${best.chosen}: ${best.keep.size} of ${all.size} layers FP32, ${(latencyMs.fp32 / best.ms).toFixed(2)}× faster than FP32 at batch ${dims[0]}`;
-  return { chosen: best.chosen, bytes: best.bytes, keepFp32: best.keep, layers, latencyMs, auc: { fp32: aucFp32, mixed: s.auc }, agreement: s.agreement, reason };
+  return { chosen: best.chosen, bytes: best.bytes, keepFp32: best.keep, mixedBytes, layers, latencyMs, auc: { fp32: aucFp32, mixed: s.auc }, agreement: s.agreement, reason };
 }

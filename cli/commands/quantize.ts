@@ -93,7 +93,7 @@ async function run(o: QuantizeFlags): Promise<void> {
   info(`mixed precision: profiling per layer and checking accuracy on ${calib ? 'the calibration images' : `test set ${tests[0].name}`}`);
   const latency = { runs: o.runs, threads: o.threads };
   const mixed = await chooseMixedPrecision(fp32, ranges, { dims: [32, ...chw], evalSet, budget: { ...DEFAULT_BUDGET, aucDrop: o.aucBudget }, ...latency });
-  const mixedBytes = quantizeWithRanges(fp32, ranges, { keepFp32: new Set(mixed.layers.filter((l) => l.precision === 'fp32').map((l) => l.node)) });
+  const mixedBytes = mixed.mixedBytes;
   const variants = [
     { precision: 'fp32' as const, bytes: fp32 },
     { precision: 'fp16' as const, bytes: fp16.bytes },
@@ -119,7 +119,7 @@ async function run(o: QuantizeFlags): Promise<void> {
   await writeFileAtomic(reportFile, `${JSON.stringify(report, null, 2)}\n`);
   if (o.json) printJson({ out: o.out, report: reportFile, precision: mixed.chosen === 'mixed' ? 'mixed' : 'int8', chosen: mixed.chosen, rows });
   else {
-    info(`\n${tableText(reportTable(report))}\n\n${tableText(layerTable(mixed.layers))}`);
+    info(`\n${tableText(reportTable(report))}\n\nmixed precision, per layer (the mixed row):\n${tableText(layerTable(mixed.layers))}`);
     info(`${mixed.reason}\nwrote ${o.out} (${mixed.chosen === 'mixed' ? 'mixed' : 'INT8'}) and ${reportFile}`);
   }
 }

@@ -148,6 +148,8 @@ export class RoundEngine {
 
   private lateReason(row: RoundRow | undefined, siteId: string, res: ReceivedResult): string | null {
     if (!row) return `round ${res.round} has not started`;
+    // the round engine has no calibration phase yet (coordinator/calibration.ts merges calibrate results on its own)
+    if (res.kind === 'calibrate') return `no calibration phase runs in round ${res.round}`;
     const phase = res.kind === 'train' ? 'train' : 'evaluate';
     if (row.phase !== phase) return `round ${res.round} is past its ${phase} phase`;
     const expected = phase === 'train' ? row.sampled : row.evalSites;

@@ -6,6 +6,15 @@ import { LayerFactory } from './factory.ts';
 export const DECODER_EMBEDDING_INPUT = 'embedding';
 export const DECODER_BOX_INPUT = 'box';
 
+/**
+ * The box prior's initial logits: +2 inside the box, −6 outside (p ≈ 0.88 / 0.0025), so an
+ * untrained decoder already predicts the box, and the background's cross-entropy, already
+ * small, does not drag the foreground down in the first steps: few shots refine the box
+ * rather than first escaping an all-background solution.
+ */
+export const BOX_PRIOR_INSIDE = 2;
+export const BOX_PRIOR_OUTSIDE = -6;
+
 /** Shape and size of a mask decoder. */
 export interface MaskDecoderOptions {
   /** Height = width of the embedding map. */
@@ -47,7 +56,9 @@ function boxAt(box: tf.SymbolicTensor, imageSize: number, side: number, name: st
  * [N, S, S, 1] (the bounding-box prompt rasterised at image resolution, 1 inside). The box,
  * averaged down to each resolution, is concatenated to the features of every stage: two
  * conv-ReLU layers at h, then per 2× upsampling (bilinear) one concat + conv-ReLU, and a 1×1
- * conv `dec/head` giving mask logits [N, S, S, 1]. No batch norm, so batch size 1 trains alike.
+ * conv `dec/head`, plus a learnt 1×1 "box prior" `dec/box-prior` on the full-resolution box
+ * (initially the box itself, see BOX_PRIOR_INSIDE), gives mask logits [N, S, S, 1]. No batch
+ * norm, so batch size 1 trains alike.
  */
 export function buildMaskDecoder(o: MaskDecoderOptions): tf.LayersModel {
   const stages = decoderStages(o);
@@ -65,6 +76,9 @@ export function buildMaskDecoder(o: MaskDecoderOptions): tf.LayersModel {
     x = tf.layers.concatenate({ name: `${p}/concat`, axis: -1 }).apply([up, boxAt(box, o.imageSize, side, `${p}/box`)]) as tf.SymbolicTensor;
     x = convRelu(f, x, p, Math.max(8, width >> s));
   }
-  const logits = f.conv(x, 'dec/head', 1, 1, 1, true);
+  const prior = tf.layers
+    .conv2d({ name: 'dec/box-prior', filters: 1, kernelSize: 1, useBias: true, kernelInitializer: tf.initializers.constant({ value: BOX_PRIOR_INSIDE - BOX_PRIOR_OUTSIDE }), biasInitializer: tf.initializers.constant({ value: BOX_PRIOR_OUTSIDE }) })
+    .apply(box) as tf.SymbolicTensor;
+  const logits = tf.layers.add({ name: 'dec/logits' }).apply([f.conv(x, 'dec/head', 1, 1, 1, true), prior]) as tf.SymbolicTensor;
   return tf.model({ name: 'mask-decoder', inputs: [embedding, box], outputs: logits });
 }

@@ -15,19 +15,20 @@ const H = 8;
 const C = 4;
 
 /**
- * A toy embedding source: each image holds one disc; channel 0 of its 8×8 map is the disc's
- * coverage of each cell plus noise, channels 1–3 are noise, so the decoder must use both the
- * map and the box.
+ * A toy embedding source: each image holds one right triangle, the lower-left or upper-right
+ * half of a square, so its box alone scores Dice 2/3 and the decoder must read the map. Channel
+ * 0 of the 8×8 map is the triangle's coverage of each cell plus noise, channels 1–3 are noise.
  */
-function discSource(n: number, seed: number): EmbeddingSource {
+function triangleSource(n: number, seed: number): EmbeddingSource {
   const rng = new Rng(seed);
   const masks = new Float32Array(n * S * S);
   const maps = new Float32Array(n * H * H * C);
   for (let i = 0; i < n; i++) {
-    const cx = rng.uniform(8, 24);
-    const cy = rng.uniform(8, 24);
-    const r = rng.uniform(3, 7);
-    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) if ((x + 0.5 - cx) ** 2 + (y + 0.5 - cy) ** 2 <= r * r) masks[i * S * S + y * S + x] = 1;
+    const side = Math.floor(rng.uniform(10, 18));
+    const x0 = Math.floor(rng.uniform(2, S - side - 2));
+    const y0 = Math.floor(rng.uniform(2, S - side - 2));
+    const lower = rng.next() < 0.5;
+    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) if (lower ? x <= y : x >= y) masks[i * S * S + (y0 + y) * S + x0 + x] = 1;
     for (let y = 0; y < H; y++) for (let x = 0; x < H; x++) {
       let cover = 0;
       for (let dy = 0; dy < 4; dy++) for (let dx = 0; dx < 4; dx++) cover += masks[i * S * S + (4 * y + dy) * S + 4 * x + dx] / 16;
@@ -53,8 +54,8 @@ describe('mask decoder', () => {
     m.dispose();
   });
 
-  it('learns discs from 16 shots: held-out Dice > 0.8, far above the untrained decoder, and its Dice/IoU match a recount', async () => {
-    const source = discSource(40, 1);
+  it('learns triangles from 16 shots: held-out Dice > 0.85, above the box alone (≈ 2/3, the untrained decoder), and its Dice/IoU match a recount', async () => {
+    const source = triangleSource(40, 1);
     const all = decoderSet(source);
     const train = pickRows(all, [...Array(16).keys()]);
     const val = pickRows(all, [16, 17, 18, 19, 20, 21, 22, 23]);
@@ -63,8 +64,9 @@ describe('mask decoder', () => {
     const before = evaluateDecoder(model, test, 8);
     const r = await trainMaskDecoder({ model, train, val, config: { epochs: 40, batchSize: 2, lr: 5e-3, seed: 1, patience: 40, augment: { dihedral: true, jitterPx: 0.5, noise: 0.05 } } });
     const after = evaluateDecoder(model, test, 8);
-    expect(after.dice).toBeGreaterThan(0.8);
-    expect(after.dice).toBeGreaterThan(before.dice + 0.3);
+    expect(before.dice).toBeGreaterThan(0.6);
+    expect(before.dice).toBeLessThan(0.72);
+    expect(after.dice).toBeGreaterThan(0.85);
     // best epoch kept: the model's validation Dice is the best epoch's
     expect(evaluateDecoder(model, val, 4).dice).toBeCloseTo(Math.max(...r.history.map((e) => e.val!.dice)), 6);
     expect(r.val?.dice).toBeCloseTo(r.history[r.bestEpoch].val!.dice, 12);
@@ -86,7 +88,7 @@ describe('mask decoder', () => {
   });
 
   it('trains with batch size 1 and stops early when validation does not improve', async () => {
-    const source = discSource(6, 2);
+    const source = triangleSource(6, 2);
     const all = decoderSet(source);
     const model = buildMaskDecoder({ embedSize: H, embedChannels: C, imageSize: S, width: 8 });
     const start = model.getWeights()[0].dataSync().slice();
@@ -104,7 +106,7 @@ describe('mask decoder', () => {
 describe('memory planner', () => {
   it('estimates the tensor peak of a training step within 20% of tf.profile', async () => {
     const n = 8;
-    const source = discSource(n, 5);
+    const source = triangleSource(n, 5);
     const set = decoderSet(source);
     for (const [c, bs] of [[16, 1], [16, 4], [4, 2]] as const) {
       const bytesBefore = tf.memory().numBytes;

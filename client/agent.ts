@@ -123,7 +123,10 @@ export async function runAgent(o: AgentOptions): Promise<AgentReport> {
     const beat = setInterval(() => void o.link.heartbeat(task.round).catch(() => undefined), reg.heartbeatMs);
     try {
       if (task.kind === 'train') {
+        const fitStart = performance.now();
         const out = await o.trainer.fit(global, task.config ?? { round: task.round, localEpochs: 3 });
+        // local training time, so the coordinator can tell its own overhead from the sites' work
+        out.metrics = { fitSeconds: (performance.now() - fitStart) / 1000, ...out.metrics };
         const payload = encodeWeights(o.sendDelta ? delta(out.weights, global) : out.weights);
         await push({ round: task.round, kind: 'train', numExamples: out.numExamples, metrics: out.metrics, isDelta: Boolean(o.sendDelta), baseSha256: task.modelSha256, payload });
         report.trainedRounds.push(task.round);

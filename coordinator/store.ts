@@ -19,6 +19,8 @@ export interface RoundRow {
   evalSites: string[];
   startedMs: number;
   deadlineMs: number;
+  /** When the training phase ended in aggregation. */
+  aggregatedMs: number | null;
   evalDeadlineMs: number | null;
   closedMs: number | null;
   summary: Record<string, unknown> | null;
@@ -60,7 +62,7 @@ CREATE TABLE IF NOT EXISTS sites (site_id TEXT PRIMARY KEY, token_hash TEXT NOT 
   capabilities_json TEXT NOT NULL DEFAULT '{}', last_seen_ms INTEGER);
 CREATE TABLE IF NOT EXISTS rounds (round INTEGER PRIMARY KEY, phase TEXT NOT NULL, model_in TEXT NOT NULL, model_out TEXT,
   state_out TEXT, config_json TEXT NOT NULL, sampled_json TEXT NOT NULL, eval_sites_json TEXT NOT NULL DEFAULT '[]',
-  started_ms INTEGER NOT NULL, deadline_ms INTEGER NOT NULL, eval_deadline_ms INTEGER, closed_ms INTEGER, summary_json TEXT);
+  started_ms INTEGER NOT NULL, deadline_ms INTEGER NOT NULL, aggregated_ms INTEGER, eval_deadline_ms INTEGER, closed_ms INTEGER, summary_json TEXT);
 CREATE TABLE IF NOT EXISTS results (id INTEGER PRIMARY KEY AUTOINCREMENT, round INTEGER NOT NULL, site_id TEXT NOT NULL,
   kind TEXT NOT NULL, status TEXT NOT NULL, num_examples INTEGER NOT NULL, metrics_json TEXT NOT NULL, payload_sha TEXT,
   detail TEXT NOT NULL DEFAULT '', received_ms INTEGER NOT NULL);
@@ -81,6 +83,7 @@ interface RawRound {
   eval_sites_json: string;
   started_ms: number;
   deadline_ms: number;
+  aggregated_ms: number | null;
   eval_deadline_ms: number | null;
   closed_ms: number | null;
   summary_json: string | null;
@@ -98,6 +101,7 @@ function roundFromRaw(r: RawRound): RoundRow {
     evalSites: JSON.parse(r.eval_sites_json) as string[],
     startedMs: r.started_ms,
     deadlineMs: r.deadline_ms,
+    aggregatedMs: r.aggregated_ms,
     evalDeadlineMs: r.eval_deadline_ms,
     closedMs: r.closed_ms,
     summary: r.summary_json ? (JSON.parse(r.summary_json) as Record<string, unknown>) : null,
@@ -203,8 +207,8 @@ export class StateStore {
   finishTraining(round: number, modelOut: string, stateOut: string | null, evalSites: string[], evalDeadlineMs: number | null, nowMs: number): void {
     const phase: RoundPhase = evalDeadlineMs === null ? 'closed' : 'evaluate';
     this.db
-      .prepare('UPDATE rounds SET phase = ?, model_out = ?, state_out = ?, eval_sites_json = ?, eval_deadline_ms = ?, closed_ms = ? WHERE round = ?')
-      .run(phase, modelOut, stateOut, JSON.stringify(evalSites), evalDeadlineMs, phase === 'closed' ? nowMs : null, round);
+      .prepare('UPDATE rounds SET phase = ?, model_out = ?, state_out = ?, eval_sites_json = ?, aggregated_ms = ?, eval_deadline_ms = ?, closed_ms = ? WHERE round = ?')
+      .run(phase, modelOut, stateOut, JSON.stringify(evalSites), nowMs, evalDeadlineMs, phase === 'closed' ? nowMs : null, round);
   }
 
   /** Closes a round with its summary. */

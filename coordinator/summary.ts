@@ -15,6 +15,12 @@ export interface RoundSummary {
     siteLoss: Record<string, number>;
     late: number;
     rejected: number;
+    /** Start of the round to aggregation (s). */
+    phaseSeconds: number;
+    /** The slowest accepted site's local training (s, as the sites report `fitSeconds`). */
+    slowestFitSeconds: number;
+    /** (phase − slowest training) / phase: what the federation adds to the slowest site's work. */
+    overhead: number;
   };
   /** The sites' evaluation of the round's model; null when evaluation is off. */
   evaluation: EvaluationSummary | null;
@@ -27,6 +33,9 @@ export function roundSummary(r: RoundRow, train: readonly ResultRow[], evals: re
   const ok = train.filter((t) => t.status === 'accepted');
   const withLoss = ok.filter((t) => Number.isFinite(t.metrics.loss));
   const lossExamples = withLoss.reduce((s, t) => s + t.numExamples, 0);
+  const phaseSeconds = r.aggregatedMs !== null ? (r.aggregatedMs - r.startedMs) / 1000 : NaN;
+  const fits = ok.map((t) => t.metrics.fitSeconds).filter((v) => Number.isFinite(v));
+  const slowest = fits.length ? Math.max(...fits) : NaN;
   return {
     round: r.round,
     model: r.modelOut ?? '',
@@ -38,6 +47,9 @@ export function roundSummary(r: RoundRow, train: readonly ResultRow[], evals: re
       siteLoss: Object.fromEntries(ok.map((t) => [t.siteId, t.metrics.loss ?? NaN])),
       late: train.filter((t) => t.status === 'late').length,
       rejected: train.filter((t) => t.status === 'rejected').length,
+      phaseSeconds,
+      slowestFitSeconds: slowest,
+      overhead: phaseSeconds > 0 && Number.isFinite(slowest) ? (phaseSeconds - slowest) / phaseSeconds : NaN,
     },
     evaluation: evals ? summarizeEvaluation(evals) : null,
     startedMs: r.startedMs,

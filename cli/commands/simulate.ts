@@ -39,7 +39,8 @@ export function register(program: Command): void {
       const t2 = Date.now();
       const comparison = await compare(c, sites, teacher, finalWeights, path.join(c.out, 'student'));
       const seconds = { total: (Date.now() - t0) / 1000, preparation: (t1 - t0) / 1000, federation: (t2 - t1) / 1000, baselines: (Date.now() - t2) / 1000 };
-      const summary = await writeReport(c.out, rounds, comparison, { seconds, backend, config: c });
+      const overhead = rounds.map((r) => ({ round: r.round, phaseSeconds: r.train.phaseSeconds, slowestFitSeconds: r.train.slowestFitSeconds, overhead: r.train.overhead }));
+      const summary = await writeReport(c.out, rounds, comparison, { seconds, backend, coordinatorOverhead: overhead, config: c });
       process.stderr.write(`\n${summaryTable(comparison)}\n`);
       info(`simulate: report in ${c.out} (${seconds.total.toFixed(0)} s)`);
       if (f.json) printJson({ out: c.out, ...summary });

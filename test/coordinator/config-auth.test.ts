@@ -98,11 +98,12 @@ describe('evaluation summary', () => {
 describe('round summary', () => {
   it('counts accepted, late and rejected results and weights the training loss by examples', async () => {
     const { roundSummary } = await import('../../coordinator/summary.ts');
-    const row = { round: 2, phase: 'evaluate', modelIn: 'i', modelOut: 'o', stateOut: null, config: {}, sampled: ['a', 'b', 'c', 'd'], evalSites: [], startedMs: 5, deadlineMs: 9, evalDeadlineMs: null, closedMs: null, summary: null } as const;
-    const res = (siteId: string, status: 'accepted' | 'late' | 'rejected', numExamples: number, loss: number) => ({ round: 2, siteId, kind: 'train' as const, status, numExamples, metrics: { loss }, payloadSha: null, detail: '', receivedMs: 0 });
-    const s = roundSummary({ ...row, sampled: [...row.sampled], evalSites: [] }, [res('a', 'accepted', 10, 1), res('b', 'accepted', 30, 0.5), res('c', 'late', 5, 9), res('d', 'rejected', 5, 9)], null, 42);
-    // (10·1 + 30·0.5) / 40 = 0.625
-    expect(s.train).toEqual({ sites: ['a', 'b'], examples: 40, meanLoss: 0.625, siteLoss: { a: 1, b: 0.5 }, late: 1, rejected: 1 });
+    const row = { round: 2, phase: 'evaluate', modelIn: 'i', modelOut: 'o', stateOut: null, config: {}, sampled: ['a', 'b', 'c', 'd'], evalSites: [], startedMs: 5, deadlineMs: 9, aggregatedMs: 4005, evalDeadlineMs: null, closedMs: null, summary: null } as const;
+    const res = (siteId: string, status: 'accepted' | 'late' | 'rejected', numExamples: number, loss: number, fitSeconds: number) => ({ round: 2, siteId, kind: 'train' as const, status, numExamples, metrics: { loss, fitSeconds }, payloadSha: null, detail: '', receivedMs: 0 });
+    const s = roundSummary({ ...row, sampled: [...row.sampled], evalSites: [] }, [res('a', 'accepted', 10, 1, 3), res('b', 'accepted', 30, 0.5, 3.2), res('c', 'late', 5, 9, 9), res('d', 'rejected', 5, 9, 9)], null, 42);
+    // loss (10·1 + 30·0.5) / 40 = 0.625; phase 4005 − 5 ms = 4 s, slowest accepted fit 3.2 s, overhead (4 − 3.2) / 4 = 0.2
+    expect(s.train).toMatchObject({ sites: ['a', 'b'], examples: 40, meanLoss: 0.625, siteLoss: { a: 1, b: 0.5 }, late: 1, rejected: 1, phaseSeconds: 4, slowestFitSeconds: 3.2 });
+    expect(s.train.overhead).toBeCloseTo(0.2, 12);
     expect(s).toMatchObject({ round: 2, model: 'o', evaluation: null, startedMs: 5, closedMs: 42 });
   });
 });

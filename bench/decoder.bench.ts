@@ -2,9 +2,10 @@
 // an encoder (unet-s's encoder half) trained on the masks of site-a and site-b and exported to
 // ONNX; site-c's images embedded once; a box-prompted decoder fine-tuned on 5, 10 and 20 of
 // site-c's images and scored (Dice, IoU) on site-c's held-out test split; seconds per training
-// epoch decoder-only on the cached embeddings against encoder + decoder on the images; the
+// epoch decoder-only on the cached embeddings against encoder + decoder on the images; the box
+// alone (the untrained decoder) as the baseline; the
 // memory planner's peak estimate against the measured peak. One JSON line per figure on stdout.
-// Knobs (environment): DEC_BENCH_DIR, DEC_IMAGES_PER_SITE (100), DEC_SIZE (64), DEC_ENCODER_EPOCHS (6),
+// Knobs (environment): DEC_BENCH_DIR, DEC_IMAGES_PER_SITE (100), DEC_SIZE (64), DEC_ENCODER_EPOCHS (20),
 // DEC_EPOCHS (100), DEC_SEEDS (2: few-shot draws per shot count), DEC_TIMING_EPOCHS (3).
 import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -20,10 +21,11 @@ import { encoderOf } from '../models/encoder.ts';
 import { buildMaskDecoder, DECODER_BOX_INPUT } from '../models/mask-decoder.ts';
 import { exportOnnx } from '../quantize/export/index.ts';
 import { boxOfMask, rasterizeBox } from '../train/box-prompt.ts';
+import { decoderSet } from '../train/decoder-data.ts';
+import { evaluateDecoder } from '../train/mask-decoder-train.ts';
 import { finetuneDecoder, type FewShotResult } from '../train/few-shot-decoder.ts';
 import { LocalOptimizer } from '../train/optimizer.ts';
-import { segmentationTask } from '../train/segmentation.ts';
-import { diceBceLoss } from '../train/segmentation.ts';
+import { diceBceLoss, segmentationTask } from '../train/segmentation.ts';
 import { trainSegmenter } from '../train/segmenter.ts';
 import { loadSitePart } from '../train/site-data.ts';
 import { pool } from '../train/split.ts';
@@ -32,7 +34,7 @@ import { trainableVariables } from '../train/weights.ts';
 const env = (k: string, d: number): number => (process.env[k] ? Number(process.env[k]) : d);
 const IMAGES = env('DEC_IMAGES_PER_SITE', 100);
 const SIZE = env('DEC_SIZE', 64);
-const ENCODER_EPOCHS = env('DEC_ENCODER_EPOCHS', 6);
+const ENCODER_EPOCHS = env('DEC_ENCODER_EPOCHS', 20);
 const EPOCHS = env('DEC_EPOCHS', 100);
 const SEEDS = env('DEC_SEEDS', 2);
 const TIMING_EPOCHS = env('DEC_TIMING_EPOCHS', 3);
@@ -117,6 +119,11 @@ async function main(): Promise<void> {
   const train = await embedDataset(file, path.join(site, 'train'), pre, { stream: true, refresh: true });
   const test = await embedDataset(file, path.join(site, 'test'), pre, { stream: true, refresh: true });
   emit('embed_seconds', (performance.now() - t0) / 1000, { images: train.store.header.n + test.store.header.n, shape: [train.store.header.height, train.store.header.width, train.store.header.channels], backend });
+  const h = train.store.header;
+  const untrained = buildMaskDecoder({ embedSize: h.height, embedChannels: h.channels, imageSize: h.imageSize });
+  const boxOnly = evaluateDecoder(untrained, decoderSet(test.store.inMemory()), 8);
+  emit('test_dice_box_only', boxOnly.dice, { iou: Number(boxOnly.iou.toFixed(4)), note: 'untrained decoder = its box prior: the prompt box filled', testImages: boxOnly.n });
+  untrained.dispose();
   let twenty: FewShotResult | undefined;
   for (const shots of [5, 10, 20]) {
     const dices: number[] = [];

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { UserError } from '../core/errors.ts';
 import { info } from '../core/log.ts';
 import { serverCredentials, type ServerTls } from '../proto/credentials.ts';
@@ -43,7 +43,9 @@ export async function startCoordinator(config: CoordinatorConfig, tokens: Map<st
   const coordinator = await openCoordinator(config, tokens);
   let server;
   try {
-    server = await serveFederation(coordinator.service, { host: config.listen.host, port: config.listen.port, credentials });
+    // an update is the model's size (weights or a delta): refuse larger streams before buffering them
+    const maxPayloadBytes = Math.max(16 * 1024 * 1024, 2 * statSync(config.model.initialWeights).size);
+    server = await serveFederation(coordinator.service, { host: config.listen.host, port: config.listen.port, credentials, maxPayloadBytes });
   } catch (e) {
     coordinator.close();
     throw new UserError(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(e as Error).message}`);

@@ -98,7 +98,9 @@ function meanAbsDiff(a: Float32Array, b: Float32Array): number {
  * only it in INT8; while the model misses the budget, the costliest INT8 layer goes back to
  * FP32 (greedy, as in HAQ-style sensitivity ordering; Wang et al. 2019, "HAQ:
  * Hardware-Aware Automated Quantization with Mixed Precision"). (3) End to end, the result
- * must beat FP32, else FP32 is chosen.
+ * must beat FP32, else FP32 is chosen. A layer kept FP32 between INT8 layers also leaves its
+ * INT8 predecessor unfused (that output stays float; with a Q there, ORT would quantize the
+ * float-weight Conv between DQ and Q itself), so the end-to-end check is what decides.
  */
 export async function chooseMixedPrecision(fp32: Uint8Array, ranges: ReadonlyMap<string, TensorRange>, o: MixedOptions): Promise<MixedResult> {
   const budget = o.budget ?? DEFAULT_BUDGET;

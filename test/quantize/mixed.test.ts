@@ -10,8 +10,8 @@ import { calibrate } from '../../quantize/calibration/collect.ts';
 import type { TensorRange } from '../../quantize/calibration/histogram.ts';
 import { exportOnnx } from '../../quantize/export/index.ts';
 import { layerTimes, median, nodeLayerResolver, profileLayers, type ProfileEvent } from '../../quantize/latency.ts';
-import { chooseMixedPrecision } from '../../quantize/mixed.ts';
-import { activationsToQuantize } from '../../quantize/qdq/index.ts';
+import { chooseMixedPrecision, expandFp32 } from '../../quantize/mixed.ts';
+import { activationsToQuantize, quantizeWithRanges } from '../../quantize/qdq/index.ts';
 import { decodeModel } from '../../quantize/qdq/onnx-tensors.ts';
 import { openSession } from '../../runtime/session.ts';
 import { decodeOnnx, perturbWeights } from './compare.ts';
@@ -133,6 +133,23 @@ describe('latency-aware mixed precision', () => {
     const ops = decodeOnnx(new Uint8Array(await readFile(opt))).nodes.map((n) => n.opType);
     expect(ops.filter((o) => o === 'QLinearConv').length).toBe(6);
     expect(ops).toContain('QGemm');
+  });
+
+  it('a layer kept FP32 in the middle stays a float Conv in ORT; no Q/DQ sits between FP32 nodes', async () => {
+    const graph = decodeModel(fp32).graph!;
+    const keep = expandFp32(graph, new Set(['conv2/conv#Conv']));
+    expect([...keep].sort()).toEqual(['conv2/conv#Conv', 'conv2/relu#Clip', 'pool2#MaxPool']);
+    const mixed = quantizeWithRanges(fp32, ranges, { keepFp32: keep });
+    expect(decodeOnnx(mixed).nodes.filter((n) => n.opType === 'QuantizeLinear' && /^(conv1\/relu|conv2|pool2)/.test(n.inputs[0]))).toEqual([{ opType: 'QuantizeLinear', name: 'pool2_QuantizeLinear', inputs: ['pool2', 'pool2_scale', 'pool2_zero_point'], attrs: {} }]);
+    const opt = path.join(tmp, 'middle.opt.onnx');
+    const s = await openSession(mixed, { provider: 'cpu', optimizedModelPath: opt });
+    await s.release();
+    const nodes = decodeOnnx(new Uint8Array(await readFile(opt))).nodes;
+    const fused = nodes.filter((n) => n.opType === 'QLinearConv').map((n) => n.name.split('#')[0]);
+    // conv2 is float; conv1, whose output conv2 reads as float, runs unfused (the cost of an FP32 layer in the middle)
+    expect(fused.sort()).toEqual(['conv3/conv', 'conv4/conv', 'conv5/conv', 'conv6/conv', 'stem/conv']);
+    const layerOf = nodeLayerResolver(graph);
+    expect(nodes.filter((n) => n.opType === 'Conv').map((n) => layerOf(n.name))).toContain('conv2/conv');
   });
 
   it('with a budget INT8 cannot meet, the costliest layers go back to FP32 one by one, and FP32 wins when nothing fits', async () => {

@@ -6,7 +6,7 @@
 // alone (the untrained decoder) as the baseline; the
 // memory planner's peak estimate against the measured peak. One JSON line per figure on stdout.
 // Knobs (environment): DEC_BENCH_DIR, DEC_IMAGES_PER_SITE (100), DEC_SIZE (64), DEC_ENCODER_EPOCHS (20),
-// DEC_EPOCHS (100), DEC_SEEDS (2: few-shot draws per shot count), DEC_TIMING_EPOCHS (3).
+// DEC_EPOCHS (100), DEC_SEEDS (2: few-shot draws per shot count), DEC_TIMING_EPOCHS (2), DEC_TIMING_WIDTHS (1,4).
 import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,12 +18,13 @@ import { synthesizeFederation } from '../data/synth/federation.ts';
 import { embedDataset } from '../distill/embeddings.ts';
 import { initBackend } from '../engine/backend.ts';
 import { encoderOf } from '../models/encoder.ts';
+import { buildModel, countMacs, countParams } from '../models/index.ts';
 import { buildMaskDecoder, DECODER_BOX_INPUT } from '../models/mask-decoder.ts';
 import { exportOnnx } from '../quantize/export/index.ts';
 import { boxOfMask, rasterizeBox } from '../train/box-prompt.ts';
-import { decoderSet } from '../train/decoder-data.ts';
-import { evaluateDecoder } from '../train/mask-decoder-train.ts';
-import { finetuneDecoder, type FewShotResult } from '../train/few-shot-decoder.ts';
+import { decoderSet, type DecoderSet } from '../train/decoder-data.ts';
+import { evaluateDecoder, trainMaskDecoder } from '../train/mask-decoder-train.ts';
+import { fewShotAugment, finetuneDecoder, type FewShotResult } from '../train/few-shot-decoder.ts';
 import { LocalOptimizer } from '../train/optimizer.ts';
 import { diceBceLoss, segmentationTask } from '../train/segmentation.ts';
 import { trainSegmenter } from '../train/segmenter.ts';
@@ -37,7 +38,9 @@ const SIZE = env('DEC_SIZE', 64);
 const ENCODER_EPOCHS = env('DEC_ENCODER_EPOCHS', 20);
 const EPOCHS = env('DEC_EPOCHS', 100);
 const SEEDS = env('DEC_SEEDS', 2);
-const TIMING_EPOCHS = env('DEC_TIMING_EPOCHS', 3);
+const TIMING_EPOCHS = env('DEC_TIMING_EPOCHS', 2);
+/** Encoder width multipliers timed (1: the trained encoder; 4: 256-channel maps, as SAM's). */
+const TIMING_WIDTHS = (process.env.DEC_TIMING_WIDTHS ?? '1,4').split(',').map(Number);
 const WORK = process.env.DEC_BENCH_DIR ?? path.join(os.tmpdir(), `fedkd-decoder-bench-${IMAGES}-${SIZE}`);
 /** The issue's target: decoder-only epochs at least 10× faster than encoder + decoder ones. */
 const SPEEDUP_TARGET = 10;
@@ -105,6 +108,34 @@ async function encoderDecoderEpochSeconds(enc: tf.LayersModel, site: string, pre
   return times.reduce((a, b) => a + b, 0) / times.length;
 }
 
+/** Mean seconds of a decoder-only training epoch (no validation) over `set`, the first (warm-up) epoch left out. */
+async function decoderEpochSeconds(set: DecoderSet): Promise<number> {
+  const h = set.source.header;
+  const decoder = buildMaskDecoder({ embedSize: h.height, embedChannels: h.channels, imageSize: h.imageSize });
+  const r = await trainMaskDecoder({ model: decoder, train: set, config: { epochs: TIMING_EPOCHS + 1, batchSize: BATCH, lr: 1e-3, seed: 0, augment: fewShotAugment(h.imageSize), label: 'timing' } });
+  decoder.dispose();
+  return r.history.slice(1).reduce((a, e) => a + e.seconds, 0) / TIMING_EPOCHS;
+}
+
+/**
+ * Seconds per training epoch on the same shots, decoder-only on cached embeddings against
+ * encoder + decoder on the images, for an encoder of width multiplier `width` (the cost does not
+ * depend on the weights, so wider encoders are timed untrained; the maps are random of their shape).
+ */
+async function timing(width: number, trained: tf.LayersModel | undefined, site: string, pre: PreprocessInput, shots: DecoderSet): Promise<void> {
+  const enc = trained ?? encoderOf(buildModel('unet-s', { inputSize: pre.size, inputChannels: 1, widthMultiplier: width, seed: 1 }));
+  const [eh, , ec] = enc.outputs[0].shape.slice(1) as number[];
+  const rng = new Rng(width);
+  const maps = Float32Array.from({ length: eh * eh * ec }, () => Math.abs(rng.normal()));
+  const source = { header: { ...shots.source.header, height: eh, width: eh, channels: ec }, masks: shots.source.masks, row: (): Float32Array => maps.slice() };
+  const decoderOnly = await decoderEpochSeconds({ ...shots, source });
+  const full = await encoderDecoderEpochSeconds(enc, site, pre, shots.rows);
+  const extra = { encoderWidth: width, encoderParams: countParams(enc).total, encoderMacs: countMacs(enc), embedShape: [eh, eh, ec], shots: shots.rows.length, batch: BATCH };
+  emit('epoch_seconds_decoder_only', decoderOnly, extra);
+  emit('epoch_seconds_encoder_decoder', full, extra);
+  emit('epoch_speedup', full / decoderOnly, { ...extra, target: SPEEDUP_TARGET, met: full / decoderOnly >= SPEEDUP_TARGET });
+}
+
 async function main(): Promise<void> {
   const backend = (await initBackend()).name;
   const fed = path.join(WORK, 'federation');
@@ -142,14 +173,11 @@ async function main(): Promise<void> {
       else r.model.dispose();
     }
     const mean = (a: number[]): number => a.reduce((x, y) => x + y, 0) / a.length;
-    emit(`test_dice_${shots}_shots`, mean(dices), { iou: Number(mean(ious).toFixed(4)), perSeed: dices.map((d) => Number(d.toFixed(4))), testImages: test.store.header.n, site: 'site-c', backend });
+    emit(`test_dice_${shots}_shots`, mean(dices), { iou: Number(mean(ious).toFixed(4)), perSeed: dices.map((d) => Number(d.toFixed(4))), testImages: boxOnly.n, site: 'site-c', backend });
   }
   const r = twenty!;
-  const decoderOnly = r.result.history.slice(1).reduce((s, e) => s + e.seconds, 0) / Math.max(1, r.result.history.length - 1);
-  const full = await encoderDecoderEpochSeconds(enc, site, pre, r.shotRows);
-  emit('epoch_seconds_decoder_only', decoderOnly, { shots: 20, batch: r.memory.estimate.batchSize, backend });
-  emit('epoch_seconds_encoder_decoder', full, { shots: 20, batch: BATCH, backend });
-  emit('epoch_speedup', full / decoderOnly, { target: SPEEDUP_TARGET, met: full / decoderOnly >= SPEEDUP_TARGET });
+  const shotSet = decoderSet(train.store.inMemory(), r.shotRows);
+  for (const width of TIMING_WIDTHS) await timing(width, width === 1 ? enc : undefined, site, pre, shotSet);
   const m = r.memory;
   const tensorRatio = m.estimate.tensorPeak / m.measured.tensorPeak;
   const rssRatio = m.estimate.total / m.measured.rssPeak;

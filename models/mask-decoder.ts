@@ -56,8 +56,9 @@ function boxAt(box: tf.SymbolicTensor, imageSize: number, side: number, name: st
  * [N, S, S, 1] (the bounding-box prompt rasterised at image resolution, 1 inside). The box,
  * averaged down to each resolution, is concatenated to the features of every stage: two
  * conv-ReLU layers at h, then per 2× upsampling (bilinear) one concat + conv-ReLU, and a 1×1
- * conv `dec/head`, plus a learnt 1×1 "box prior" `dec/box-prior` on the full-resolution box
- * (initially the box itself, see BOX_PRIOR_INSIDE), gives mask logits [N, S, S, 1]. No batch
+ * conv `dec/head` (zero at start, as a "zero convolution"), plus a learnt 1×1 "box prior"
+ * `dec/box-prior` on the full-resolution box (initially the box itself, see BOX_PRIOR_INSIDE),
+ * gives mask logits [N, S, S, 1]: the untrained decoder predicts the filled box. No batch
  * norm, so batch size 1 trains alike.
  */
 export function buildMaskDecoder(o: MaskDecoderOptions): tf.LayersModel {
@@ -79,6 +80,7 @@ export function buildMaskDecoder(o: MaskDecoderOptions): tf.LayersModel {
   const prior = tf.layers
     .conv2d({ name: 'dec/box-prior', filters: 1, kernelSize: 1, useBias: true, kernelInitializer: tf.initializers.constant({ value: BOX_PRIOR_INSIDE - BOX_PRIOR_OUTSIDE }), biasInitializer: tf.initializers.constant({ value: BOX_PRIOR_OUTSIDE }) })
     .apply(box) as tf.SymbolicTensor;
-  const logits = tf.layers.add({ name: 'dec/logits' }).apply([f.conv(x, 'dec/head', 1, 1, 1, true), prior]) as tf.SymbolicTensor;
+  const head = tf.layers.conv2d({ name: 'dec/head', filters: 1, kernelSize: 1, useBias: true, kernelInitializer: 'zeros', biasInitializer: 'zeros' }).apply(x) as tf.SymbolicTensor;
+  const logits = tf.layers.add({ name: 'dec/logits' }).apply([head, prior]) as tf.SymbolicTensor;
   return tf.model({ name: 'mask-decoder', inputs: [embedding, box], outputs: logits });
 }

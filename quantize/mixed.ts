@@ -15,6 +15,12 @@ export interface AccuracyBudget {
   minAgreement: number;
 }
 
+/**
+ * A quantized model replaces FP32 only when at least this much faster end to end: latency on a
+ * shared CPU wobbles by several per cent, and a tie must not ship a model that may be slower.
+ */
+export const MIN_SPEEDUP = 1.1;
+
 /** The default budget: the issue's AUC target. */
 export const DEFAULT_BUDGET: AccuracyBudget = { aucDrop: 0.005, minAgreement: 0.99 };
 
@@ -98,7 +104,7 @@ function meanAbsDiff(a: Float32Array, b: Float32Array): number {
  * only it in INT8; while the model misses the budget, the costliest INT8 layer goes back to
  * FP32 (greedy, as in HAQ-style sensitivity ordering; Wang et al. 2019, "HAQ:
  * Hardware-Aware Automated Quantization with Mixed Precision"). (3) End to end, the result
- * must beat FP32, else FP32 is chosen. A layer kept FP32 between INT8 layers also leaves its
+ * must beat FP32 by MIN_SPEEDUP, else FP32 is chosen. A layer kept FP32 between INT8 layers also leaves its
  * INT8 predecessor unfused (that output stays float; with a Q there, ORT would quantize the
  * float-weight Conv between DQ and Q itself), so the end-to-end check is what decides.
  */
@@ -152,10 +158,11 @@ export async function chooseMixedPrecision(fp32: Uint8Array, ranges: ReadonlyMap
   const candidates: { chosen: MixedResult['chosen']; ms: number; bytes: Uint8Array; keep: Set<string> }[] = [{ chosen: 'fp32', ms: latencyMs.fp32, bytes: fp32, keep: all }];
   if (int8Ok) candidates.push({ chosen: 'int8', ms: latencyMs.int8, bytes: int8, keep: new Set() });
   if (s.ok && keep.size > 0 && keep.size < all.size) candidates.push({ chosen: 'mixed', ms: latencyMs.mixed, bytes: mixedBytes, keep });
-  const best = candidates.reduce((a, b) => (b.ms < a.ms ? b : a));
+  const quantized = candidates.filter((c) => c.chosen !== 'fp32' && c.ms * MIN_SPEEDUP <= latencyMs.fp32);
+  const best = quantized.length ? quantized.reduce((a, b) => (b.ms < a.ms ? b : a)) : candidates[0];
   const reason =
     best.chosen === 'fp32'
-      ? `FP32 kept: ${candidates.length === 1 ? 'no quantized model met the accuracy budget' : `no quantized model within the budget beat FP32 (${latencyMs.fp32.toFixed(2)} ms)`}`
+      ? `FP32 kept: ${candidates.length === 1 ? 'no quantized model met the accuracy budget' : `no quantized model within the budget was ${MIN_SPEEDUP}× faster than FP32 (${latencyMs.fp32.toFixed(2)} ms)`}`
       : `${best.chosen}: ${best.keep.size} of ${all.size} layers FP32, ${(latencyMs.fp32 / best.ms).toFixed(2)}× faster than FP32 at batch ${dims[0]}`;
   return { chosen: best.chosen, bytes: best.bytes, keepFp32: best.keep, mixedBytes, layers, latencyMs, auc: { fp32: aucFp32, mixed: s.auc }, agreement: s.agreement, reason };
 }

@@ -152,6 +152,13 @@ describe('latency-aware mixed precision', () => {
     expect(nodes.filter((n) => n.opType === 'Conv').map((n) => layerOf(n.name))).toContain('conv2/conv');
   });
 
+  it('a quantized model only 5% faster than FP32 is not chosen (MIN_SPEEDUP margin against timing noise)', async () => {
+    const timer = async (m: Uint8Array): Promise<number> => (m === fp32 ? 100 : 95);
+    const r = await chooseMixedPrecision(fp32, ranges, { dims: [8, 1, SIZE, SIZE], evalSet, budget: { aucDrop: 1, minAgreement: 0 }, profiler: fakeProfiler(new Set()), timer });
+    expect(r.chosen).toBe('fp32');
+    expect(r.reason).toBe('FP32 kept: no quantized model within the budget was 1.1× faster than FP32 (100.00 ms)');
+  });
+
   it('with a budget INT8 cannot meet, the costliest layers go back to FP32 one by one, and FP32 wins when nothing fits', async () => {
     const r = await chooseMixedPrecision(fp32, ranges, { dims: [8, 1, SIZE, SIZE], evalSet, budget: { aucDrop: -1, minAgreement: 2 }, profiler: fakeProfiler(new Set()), timer: fakeTimer(new Set()) });
     expect(r.chosen).toBe('fp32');

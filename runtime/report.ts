@@ -38,13 +38,28 @@ export function parsePrecisionReport(json: unknown): PrecisionLatency[] | undefi
   return out;
 }
 
+/**
+ * quantize/'s verdict in a report: `chosen.precision` ('fp32' | 'int8' | 'mixed' | …, lower
+ * case) names what the quantized file holds or, when 'fp32', that FP32 should be served.
+ */
+export function parseChosenPrecision(json: unknown): string | undefined {
+  const chosen = isObj(json) ? json.chosen : undefined;
+  return isObj(chosen) && typeof chosen.precision === 'string' ? chosen.precision.toLowerCase() : undefined;
+}
+
+/** A report file's latency rows and its chosen precision (both undefined when absent or unreadable). */
+export function readReportFile(file: string): { rows?: PrecisionLatency[]; chosen?: string } {
+  try {
+    const json: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return { rows: parsePrecisionReport(json), chosen: parseChosenPrecision(json) };
+  } catch {
+    return {};
+  }
+}
+
 /** Reads and parses a report file; undefined when absent or unreadable. */
 export function readPrecisionReport(file: string): PrecisionLatency[] | undefined {
-  try {
-    return parsePrecisionReport(JSON.parse(readFileSync(file, 'utf8')));
-  } catch {
-    return undefined;
-  }
+  return readReportFile(file).rows;
 }
 
 /**
@@ -58,4 +73,16 @@ export function int8FasterOnCpu(rows: readonly PrecisionLatency[] | undefined): 
   if (int8.batch32Ms !== undefined && fp32.batch32Ms !== undefined) return int8.batch32Ms < fp32.batch32Ms;
   if (int8.batch1Ms !== undefined && fp32.batch1Ms !== undefined) return int8.batch1Ms < fp32.batch1Ms;
   return undefined;
+}
+
+/**
+ * Whether the CPU should serve the quantized file (`model.int8.onnx`, which may hold the mixed
+ * model): the report's `chosen.precision` decides when present ('fp32' → no; 'int8' or 'mixed'
+ * → yes, quantize/ found it at least MIN_SPEEDUP faster within the accuracy budget); without a
+ * verdict, the latency rows (int8FasterOnCpu).
+ */
+export function quantizedPreferredOnCpu(report: { rows?: readonly PrecisionLatency[]; chosen?: string }): boolean | undefined {
+  if (report.chosen === 'fp32') return false;
+  if (report.chosen === 'int8' || report.chosen === 'mixed') return true;
+  return int8FasterOnCpu(report.rows);
 }

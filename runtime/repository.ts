@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { UserError } from '../core/errors.ts';
 import type { SplitArm } from './ab.ts';
 import type { Precision } from './plan.ts';
-import { int8FasterOnCpu, readPrecisionReport } from './report.ts';
+import { quantizedPreferredOnCpu, readReportFile } from './report.ts';
 
 /**
  * One version folder of a model repository (Triton's layout: `DIR/VERSION/`), holding
@@ -15,7 +15,7 @@ export interface ModelVersion {
   version: string;
   dir: string;
   files: Partial<Record<Precision, string>>;
-  /** From report.json: whether INT8 beats FP32 on CPU; undefined without a usable report. */
+  /** From report.json: whether to serve the quantized file on CPU (its `chosen.precision`, else the latency rows); undefined without a usable report. */
   int8Faster?: boolean;
   /** Changes whenever a model file changes (size and mtime), so a reload reloads it. */
   signature: string;
@@ -52,7 +52,7 @@ function readVersion(dir: string, version: string): ModelVersion | undefined {
   if (!sig.length) return undefined;
   const report = path.join(dir, 'report.json');
   if (existsSync(report)) sig.push(`report:${statSync(report).mtimeMs}`);
-  return { version, dir, files, int8Faster: int8FasterOnCpu(readPrecisionReport(report)), signature: sig.join('|') };
+  return { version, dir, files, int8Faster: quantizedPreferredOnCpu(readReportFile(report)), signature: sig.join('|') };
 }
 
 function readSplit(root: string, versions: ModelVersion[]): SplitArm[] {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pickArm } from '../../runtime/ab.ts';
-import { int8FasterOnCpu, parsePrecisionReport } from '../../runtime/report.ts';
+import { int8FasterOnCpu, parseChosenPrecision, parsePrecisionReport, quantizedPreferredOnCpu } from '../../runtime/report.ts';
 import { repositorySignature, scanRepository } from '../../runtime/repository.ts';
 import { sumClassifier, writeVersion } from './fixtures/tiny-onnx.ts';
 
@@ -53,6 +53,27 @@ describe('precision report', () => {
     expect(int8FasterOnCpu(parsePrecisionReport([{ name: 'fp32', latencyBatch1Ms: 1 }, { name: 'int8', latencyBatch1Ms: 2 }]))).toBe(false);
     expect(int8FasterOnCpu(parsePrecisionReport({ variants: [{ precision: 'int8', latencyMs: { 32: 1 } }] }))).toBeUndefined();
     expect(parsePrecisionReport({ something: 'else' })).toBeUndefined();
+  });
+
+  it("follows quantize/'s chosen precision over the latency rows, and the rows without it", () => {
+    const rows = [{ precision: 'fp32', latencyMs: { batch1: 1, batch32: 10 } }, { precision: 'int8', latencyMs: { batch1: 1, batch32: 9.5 } }];
+    expect(parseChosenPrecision({ rows, chosen: { precision: 'FP32', reason: 'x' } })).toBe('fp32');
+    expect(parseChosenPrecision({ rows })).toBeUndefined();
+    expect(quantizedPreferredOnCpu({ rows: parsePrecisionReport({ rows }), chosen: 'fp32' })).toBe(false);
+    expect(quantizedPreferredOnCpu({ rows: parsePrecisionReport({ rows: rows.slice(0, 1) }), chosen: 'mixed' })).toBe(true);
+    expect(quantizedPreferredOnCpu({ rows: parsePrecisionReport({ rows }) })).toBe(true);
+  });
+
+  it('serves FP32 on CPU when report.json chose fp32 though INT8 was slightly faster (below the 1.1x margin)', () => {
+    writeVersion(root, '1', sumClassifier(1, 0), 'model.fp32.onnx');
+    writeVersion(root, '1', sumClassifier(1, 0), 'model.int8.onnx');
+    const rows = [{ precision: 'fp32', latencyMs: { batch1: 1, batch32: 10 } }, { precision: 'int8', latencyMs: { batch1: 1, batch32: 9.5 } }];
+    writeFileSync(path.join(root, '1', 'report.json'), JSON.stringify({ rows, chosen: { precision: 'fp32', reason: 'not 1.1x faster' } }));
+    expect(scanRepository(root).versions[0].int8Faster).toBe(false);
+    writeFileSync(path.join(root, '1', 'report.json'), JSON.stringify({ rows, chosen: { precision: 'mixed', reason: 'mixed is 1.3x faster' } }));
+    expect(scanRepository(root).versions[0].int8Faster).toBe(true);
+    writeFileSync(path.join(root, '1', 'report.json'), JSON.stringify({ rows }));
+    expect(scanRepository(root).versions[0].int8Faster).toBe(true);
   });
 });
 

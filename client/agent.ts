@@ -4,8 +4,9 @@ import type { NamedTensor } from '../core/tensors.ts';
 import type { CoordinatorLink } from '../proto/api.ts';
 import { decodeWeights, encodeWeights } from '../proto/convert.ts';
 import { isTransient, RpcError } from '../proto/errors.ts';
-import type { ReceivedResult, Task } from '../proto/types.ts';
+import type { ReceivedResult, RoundConfig, Task } from '../proto/types.ts';
 import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import { SitePruning } from './pruning.ts';
 import type { SiteTrainer } from './site-trainer.ts';
 
 /** What the agent did, for logs and tests. */
@@ -90,8 +91,10 @@ export async function runAgent(o: AgentOptions): Promise<AgentReport> {
     }
   };
 
-  const fetchModel = async (sha: string): Promise<NamedTensor[]> => {
-    if (model?.sha !== sha) model = { sha, weights: decodeWeights(await call('fetchModel', () => o.link.fetchModel(sha))) };
+  // after federated pruning, models and results travel compact (client/pruning.ts)
+  const pruning = new SitePruning();
+  const fetchModel = async (sha: string, config: RoundConfig | null): Promise<NamedTensor[]> => {
+    if (model?.sha !== sha) model = { sha, weights: pruning.toFull(decodeWeights(await call('fetchModel', () => o.link.fetchModel(sha))), config) };
     return model.weights;
   };
 
@@ -119,15 +122,15 @@ export async function runAgent(o: AgentOptions): Promise<AgentReport> {
       await sleep(task.retryAfterMs || 500, o.signal);
       continue;
     }
-    const global = await fetchModel(task.modelSha256);
+    const global = await fetchModel(task.modelSha256, task.config);
     const beat = setInterval(() => void o.link.heartbeat(task.round).catch(() => undefined), reg.heartbeatMs);
     try {
       if (task.kind === 'train') {
         const fitStart = performance.now();
         const out = await o.trainer.fit(global, task.config ?? { round: task.round, localEpochs: 3 });
         // local training time, so the coordinator can tell its own overhead from the sites' work
-        out.metrics = { fitSeconds: (performance.now() - fitStart) / 1000, ...out.metrics };
-        const payload = encodeWeights(o.sendDelta ? delta(out.weights, global) : out.weights);
+        out.metrics = { fitSeconds: (performance.now() - fitStart) / 1000, ...out.metrics, ...pruning.scoreMetrics(out.weights, task.config) };
+        const payload = encodeWeights(pruning.toWire(o.sendDelta ? delta(out.weights, global) : out.weights, task.config));
         await push({ round: task.round, kind: 'train', numExamples: out.numExamples, metrics: out.metrics, isDelta: Boolean(o.sendDelta), baseSha256: task.modelSha256, payload });
         report.trainedRounds.push(task.round);
       } else if (task.kind === 'calibrate') {
@@ -143,5 +146,6 @@ export async function runAgent(o: AgentOptions): Promise<AgentReport> {
       clearInterval(beat);
     }
   }
+  pruning.dispose();
   return report;
 }

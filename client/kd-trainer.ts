@@ -10,6 +10,8 @@ import { buildModel } from '../models/index.ts';
 import { calibrateOnSite, type CalibrateOutput } from './calibration.ts';
 import { setNamedWeights } from '../models/weights.ts';
 import type { RoundConfig } from '../proto/types.ts';
+import { createMaskHook } from '../prune/apply-masks.ts';
+import { configMasks } from '../prune/wire.ts';
 import { evaluate } from '../train/evaluate.ts';
 import { trainLocal } from '../train/loop.ts';
 import { DEFAULT_RECIPE } from '../train/recipes.ts';
@@ -139,8 +141,12 @@ export class KdTrainer implements SiteTrainer {
     const spec = this.spec(config);
     const d = await this.load(spec);
     const model = this.studentFor(spec, global);
+    // federated pruning: every site trains the same masked architecture (issue 6 §3)
+    const masks = configMasks(config);
+    const maskHook = masks ? createMaskHook(model, masks) : undefined;
     const r = await trainLocal({
       model,
+      maskHook,
       train: d.train,
       softLabels: d.soft,
       initialWeights: global,
@@ -155,7 +161,7 @@ export class KdTrainer implements SiteTrainer {
         kd: { temperature: spec.temperature, alpha: spec.alpha },
         label: `round ${config.round}`,
       },
-    });
+    }).finally(() => maskHook?.dispose());
     return { weights: r.weights, numExamples: r.numExamples, metrics: { loss: r.metrics.trainLoss } };
   }
 

@@ -3,6 +3,8 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../core/errors.ts';
+import { CALIBRATION_METHODS } from '../quantize/calibration/methods.ts';
+import { pruneSettingsSchema } from '../prune/federated.ts';
 
 const strategySchema = z.discriminatedUnion('name', [
   z.object({ name: z.literal('fedavg') }).strict(),
@@ -26,6 +28,24 @@ const tlsSchema = z
     requireClientCert: z.boolean().default(true),
   })
   .strict();
+
+/**
+ * Federated INT8 calibration of the final model (issue 7 §2): after the last round the sites
+ * compute activation statistics on their own images (ranges, then histograms over fixed edges
+ * unless minmax) and the coordinator writes the INT8 student with its precision report.
+ */
+export const quantizeSettingsSchema = z
+  .object({
+    method: z.enum(CALIBRATION_METHODS as unknown as ['minmax', 'percentile', 'entropy']).default('percentile'),
+    percentile: z.number().min(50).max(100).optional(),
+    bins: z.number().int().min(8).max(65_536).optional(),
+    /** Timed runs per latency figure of the report (median). */
+    latencyRuns: z.number().int().positive().default(7),
+  })
+  .strict();
+
+/** The `quantize` block, validated. */
+export type QuantizeSettings = z.infer<typeof quantizeSettingsSchema>;
 
 /**
  * The coordinator's config file (YAML or JSON). Secrets never go in it: site tokens come
@@ -63,6 +83,10 @@ export const coordinatorConfigSchema = z
     training: z.object({ localEpochs: z.number().int().positive().default(3) }).catchall(z.union([z.number(), z.string(), z.boolean()])).default({ localEpochs: 3 }),
     validation: z.object({ maxUpdateNorm: z.number().positive().optional() }).strict().default({}),
     evaluate: z.boolean().default(true),
+    /** Federated calibration and the INT8 student after the last round (absent: none). */
+    quantize: quantizeSettingsSchema.optional(),
+    /** Federated channel pruning (issue 6 §3): masks computed after the rounds in `atRounds`. */
+    pruning: pruneSettingsSchema.optional(),
     /** How long a waiting site sleeps before it asks again. */
     pollMs: z.number().int().positive().default(500),
     /** How long a task request waits for the run to change before answering "wait" (0: answer at once). */

@@ -3,10 +3,14 @@ import path from 'node:path';
 import { UserError } from '../core/errors.ts';
 import { configHash, sha256, writeFileAtomic } from '../core/files.ts';
 import { info } from '../core/log.ts';
-import { unpackTensors } from '../core/tensors.ts';
+import { packTensors, unpackTensors } from '../core/tensors.ts';
+import { getNamedWeights, saveModel } from '../models/index.ts';
+import { FederatedPruning } from './pruning.ts';
+import { CalibrationPhase } from './calibration-phase.ts';
 import { ContentStore } from './checkpoints.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { RoundEngine, type RoundSummary } from './rounds.ts';
+import { writeInt8Student } from './int8-student.ts';
 import { CoordinatorService } from './service.ts';
 import { StateStore } from './store.ts';
 import { makeStrategy } from './strategies/index.ts';
@@ -41,10 +45,25 @@ function readInitialModel(file: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * After the last round of a pruning run: the masks (`final-masks.json`) and the physically
+ * smaller student (`shrinkModel` of the masked global model) as `final-pruned/` (tfjs model)
+ * and `final-pruned.fkw` (its weights).
+ */
+async function writeShrunkModel(pruning: FederatedPruning, config: CoordinatorConfig, finalBytes: Uint8Array): Promise<void> {
+  const masks = pruning.masksAfter(config.rounds);
+  if (!masks) return;
+  const small = await pruning.shrink(unpackTensors(finalBytes), masks);
+  await writeFileAtomic(path.join(config.stateDir, 'final-masks.json'), `${JSON.stringify(masks)}\n`);
+  await writeFileAtomic(path.join(config.stateDir, 'final-pruned.fkw'), packTensors(getNamedWeights(small)));
+  await saveModel(small, path.join(config.stateDir, 'final-pruned'));
+  small.dispose();
+}
+
 /** The identity of a run: everything that changes its results (not the address, TLS files or tokens). */
 function runFingerprint(c: CoordinatorConfig, initialSha: string): string {
-  const { seed, rounds, sampling, deadlines, strategy, training, validation, evaluate } = c;
-  return configHash({ seed, rounds, sampling, deadlines, strategy, training, validation, evaluate, initialSha });
+  const { seed, rounds, sampling, deadlines, strategy, training, validation, evaluate, pruning } = c;
+  return configHash({ seed, rounds, sampling, deadlines, strategy, training, validation, evaluate, initialSha, ...(pruning ? { pruning } : {}) });
 }
 
 /**
@@ -58,7 +77,8 @@ export async function openCoordinator(config: CoordinatorConfig, tokens: Map<str
   const content = new ContentStore(path.join(config.stateDir, 'checkpoints'));
   const initialBytes = readInitialModel(config.model.initialWeights);
   const initialSha = sha256(initialBytes);
-  const fingerprint = runFingerprint(config, initialSha);
+  // a quantize block joins the fingerprint only when present, so runs without one keep theirs
+  const fingerprint = config.quantize ? configHash({ run: runFingerprint(config, initialSha), quantize: config.quantize }) : runFingerprint(config, initialSha);
   const stored = store.getMeta('fingerprint');
   if (stored && stored !== fingerprint) {
     store.close();
@@ -86,7 +106,10 @@ export async function openCoordinator(config: CoordinatorConfig, tokens: Map<str
     rounds.splice(0, rounds.length, ...engine.summaries());
     await writeFileAtomic(path.join(config.stateDir, 'rounds.json'), `${JSON.stringify(rounds, null, 2)}\n`);
   };
-  const engine = new RoundEngine(config, makeStrategy(config.strategy), store, content, initialSha, now, onRoundClosed);
+  const pruning = config.pruning ? new FederatedPruning(config.pruning, config.training, store, content) : null;
+  const engine = new RoundEngine(config, makeStrategy(config.strategy), store, content, initialSha, now, onRoundClosed, pruning);
+  const calibration = config.quantize ? new CalibrationPhase(config.quantize, store, content, config.rounds, config.deadlines.roundSeconds) : null;
+  if (calibration) engine.attachCalibration(calibration);
   const service = new CoordinatorService(runId, store, content, engine, now, config.longPollMs);
   let done = false;
   let closed = false;
@@ -96,6 +119,8 @@ export async function openCoordinator(config: CoordinatorConfig, tokens: Map<str
     if (done || !engine.finished()) return;
     done = true;
     await writeFileAtomic(path.join(config.stateDir, 'final-model.fkw'), await content.get(engine.currentModel()));
+    if (calibration) await writeInt8Student(config, calibration, await content.get(engine.currentModel()));
+    if (pruning) await writeShrunkModel(pruning, config, await content.get(engine.currentModel()));
     await writeFileAtomic(path.join(config.stateDir, 'rounds.json'), `${JSON.stringify(engine.summaries(), null, 2)}\n`);
     resolveFinished(engine.summaries());
   };
@@ -112,6 +137,7 @@ export async function openCoordinator(config: CoordinatorConfig, tokens: Map<str
       closed = true;
       engine.stop();
       clearInterval(timer);
+      pruning?.dispose();
       store.close();
     },
   };

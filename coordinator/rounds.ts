@@ -3,13 +3,17 @@ import { warn } from '../core/log.ts';
 import { decodeWeights } from '../proto/convert.ts';
 import { RpcError } from '../proto/errors.ts';
 import type { PushReply, ReceivedResult, Task } from '../proto/types.ts';
+import type { CalibrationPhase } from './calibration-phase.ts';
 import type { ContentStore } from './checkpoints.ts';
 import type { CoordinatorConfig } from './config.ts';
+import type { FederatedPruning } from './pruning.ts';
 import { sampleSites } from './sampling.ts';
 import type { RoundRow, StateStore } from './store.ts';
 import { roundSummary, type RoundSummary } from './summary.ts';
 import type { FitResult, Strategy } from './strategies/strategy.ts';
 import { applyDelta, validateUpdate } from './validate.ts';
+import type { PruneMasks } from '../prune/masks.ts';
+import { PRUNE_MASKS_KEY } from '../prune/wire.ts';
 
 export type { RoundSummary } from './summary.ts';
 
@@ -29,6 +33,7 @@ export class RoundEngine {
   private stopped = false;
   private waiters = new Set<() => void>();
   private decoded: { sha: string; tensors: NamedTensor[] } | null = null;
+  private calibration: CalibrationPhase | null = null;
 
   constructor(
     private readonly s: RoundSettings,
@@ -38,6 +43,8 @@ export class RoundEngine {
     private readonly initialModel: string,
     private readonly now: () => number = Date.now,
     private readonly onRoundClosed: (summary: RoundSummary) => void | Promise<void> = () => {},
+    /** Federated pruning (issue 6 §3), when the config has a `pruning` block. */
+    private readonly pruning: FederatedPruning | null = null,
   ) {}
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -76,8 +83,18 @@ export class RoundEngine {
     for (const w of [...this.waiters]) w();
   }
 
-  /** True once the last round is closed. */
+  /** Runs federated calibration of the final model after the last round (the config's `quantize` block). */
+  attachCalibration(phase: CalibrationPhase): void {
+    this.calibration = phase;
+  }
+
+  /** True once the last round is closed and, with calibration attached, calibration is complete. */
   finished(): boolean {
+    return this.trainingFinished() && (this.calibration?.complete() ?? true);
+  }
+
+  /** True once the last round is closed. */
+  trainingFinished(): boolean {
     const last = this.store.lastRound();
     return last !== null && last.round >= this.s.rounds && last.phase === 'closed';
   }
@@ -90,7 +107,7 @@ export class RoundEngine {
 
   /** The global models sites may fetch: the initial one and every round's output. */
   publishedModels(): Set<string> {
-    return new Set([this.initialModel, ...this.store.rounds().flatMap((r) => (r.modelOut ? [r.modelOut] : []))]);
+    return new Set([this.initialModel, ...this.store.rounds().flatMap((r) => (r.modelOut ? [r.modelOut] : [])), ...(this.pruning?.published() ?? [])]);
   }
 
   /** The next task for a site. */
@@ -99,15 +116,25 @@ export class RoundEngine {
       await this.advance();
       const wait: Task = { kind: 'wait', round: 0, modelSha256: '', config: null, retryAfterMs: this.s.pollMs };
       if (this.finished()) return { ...wait, kind: 'done', round: this.s.rounds, modelSha256: this.currentModel(), retryAfterMs: 0 };
+      if (this.calibration && this.trainingFinished()) return this.calibration.taskFor(siteId, this.currentModel(), this.s.pollMs);
       const r = this.store.lastRound();
       if (!r) return wait;
       const answered = (kind: 'train' | 'evaluate'): boolean => this.store.results(r.round, kind).some((x) => x.siteId === siteId && x.status !== 'late');
       if (r.phase === 'train' && r.sampled.includes(siteId) && !answered('train'))
-        return { kind: 'train', round: r.round, modelSha256: r.modelIn, config: { ...r.config, round: r.round, localEpochs: Number(r.config.localEpochs) }, retryAfterMs: 0 };
-      if (r.phase === 'evaluate' && r.evalSites.includes(siteId) && !answered('evaluate'))
-        return { kind: 'evaluate', round: r.round, modelSha256: r.modelOut!, config: { ...r.config, round: r.round, localEpochs: Number(r.config.localEpochs) }, retryAfterMs: 0 };
+        return { kind: 'train', round: r.round, ...(await this.wireTask(r.modelIn, r.round - 1)), config: { ...r.config, round: r.round, localEpochs: Number(r.config.localEpochs), ...this.pruning?.trainKeys(r.round) }, retryAfterMs: 0 };
+      if (r.phase === 'evaluate' && r.evalSites.includes(siteId) && !answered('evaluate')) {
+        const { modelSha256, masks } = await this.wireTask(r.modelOut!, r.round);
+        const config = { ...r.config, round: r.round, localEpochs: Number(r.config.localEpochs), ...(masks ? { [PRUNE_MASKS_KEY]: masks } : {}) };
+        return { kind: 'evaluate', round: r.round, modelSha256, config, retryAfterMs: 0 };
+      }
       return { ...wait, round: r.round };
     });
+  }
+
+  /** The model a task names: the full one, or its compact form once masks computed after `masksRound` are in force. */
+  private async wireTask(full: string, masksRound: number): Promise<{ modelSha256: string; masks?: PruneMasks }> {
+    const masks = this.pruning?.masksAfter(masksRound);
+    return masks ? { modelSha256: await this.pruning!.wireModel(full, masks), masks } : { modelSha256: full };
   }
 
   /** Takes a pushed result: accepted, duplicate (already counted) or late (recorded, ignored); a bad update throws INVALID_ARGUMENT. */
@@ -122,13 +149,16 @@ export class RoundEngine {
 
   private async accept(siteId: string, res: ReceivedResult): Promise<PushReply> {
     const now = this.now();
+    if (res.kind === 'calibrate' && this.calibration) return this.calibration.accept(siteId, res, this.currentModel(), now);
     if (this.store.acceptedResult(res.round, siteId, res.kind)) {
       this.store.audit(siteId, 'push-duplicate', `round ${res.round} ${res.kind}`, now);
       return { status: 'duplicate', detail: `round ${res.round} ${res.kind} result already accepted` };
     }
     const row = this.store.rounds().find((r) => r.round === res.round);
     const lateReason = this.lateReason(row, siteId, res);
-    const base = { round: res.round, siteId, kind: res.kind, numExamples: res.numExamples, metrics: res.metrics, receivedMs: now };
+    // the bytes a site pushed, so round summaries show the wire shrinking after pruning
+    const metrics = res.kind === 'train' ? { ...res.metrics, pushBytes: res.payload.length } : res.metrics;
+    const base = { round: res.round, siteId, kind: res.kind, numExamples: res.numExamples, metrics, receivedMs: now };
     if (lateReason) {
       this.store.transaction(() => {
         this.store.insertResult({ ...base, status: 'late', payloadSha: null, detail: lateReason });
@@ -154,7 +184,7 @@ export class RoundEngine {
     if (row.phase !== phase) return `round ${res.round} is past its ${phase} phase`;
     const expected = phase === 'train' ? row.sampled : row.evalSites;
     if (!expected.includes(siteId)) return `site was not asked to ${phase} in round ${res.round}`;
-    if (phase === 'train' && res.baseSha256 !== row.modelIn) return `trained from model ${res.baseSha256.slice(0, 12)}, round ${res.round} started from ${row.modelIn.slice(0, 12)}`;
+    if (phase === 'train' && !(this.pruning?.sameModel(res.baseSha256, row.modelIn) ?? res.baseSha256 === row.modelIn)) return `trained from model ${res.baseSha256.slice(0, 12)}, round ${res.round} started from ${row.modelIn.slice(0, 12)}`;
     return null;
   }
 
@@ -176,10 +206,18 @@ export class RoundEngine {
       reject((e as Error).message);
     }
     const global = await this.globalTensors(row.modelIn);
+    const compact = this.pruning?.masksAfter(res.round - 1) !== undefined;
+    if (compact) {
+      try {
+        weights = this.pruning!.fullWeights(res.round, weights);
+      } catch (e) {
+        reject(`compact weights do not fit the masks: ${(e as Error).message}`);
+      }
+    }
     if (res.isDelta) weights = applyDelta(global, weights);
     const verdict = validateUpdate(global, weights, this.s.validation.maxUpdateNorm);
     if (!verdict.ok) reject(verdict.reason);
-    return this.content.put(res.isDelta ? packTensors(weights) : res.payload);
+    return this.content.put(res.isDelta || compact ? packTensors(weights) : res.payload);
   }
 
   private async globalTensors(sha: string): Promise<NamedTensor[]> {
@@ -192,7 +230,9 @@ export class RoundEngine {
       const now = this.now();
       const last = this.store.lastRound();
       if (!last || last.phase === 'closed') {
-        if (!this.startRound(last, now)) return;
+        if (this.startRound(last, now)) continue;
+        if (!(this.calibration && this.trainingFinished() && (await this.calibration.advance(now, this.liveSites(now))))) return;
+        this.notify();
       } else if (last.phase === 'train') {
         if (!(await this.maybeCloseTraining(last, now))) return;
       } else if (!(await this.maybeCloseEvaluation(last, now))) return;
@@ -245,12 +285,14 @@ export class RoundEngine {
     const prev = this.store.rounds().filter((x) => x.round < r.round).at(-1)?.stateOut ?? null;
     const prevState = prev ? unpackTensors(await this.content.get(prev)) : null;
     const out = this.strategy.aggregateFit(global, results, prevState);
-    const modelOut = await this.content.put(packTensors(out.weights));
+    const pruned = this.pruning?.afterAggregate(r.round, out.weights, accepted.map((a) => a.metrics));
+    const modelOut = await this.content.put(packTensors(pruned?.weights ?? out.weights));
     const stateOut = out.state ? await this.content.put(packTensors(out.state)) : null;
     const evalSites = this.s.evaluate ? this.liveSites(now) : [];
     this.store.transaction(() => {
       this.store.insertCheckpoint(modelOut, r.round, 'global', now);
       if (stateOut) this.store.insertCheckpoint(stateOut, r.round, 'server-state', now);
+      if (pruned?.masks) this.pruning!.recordMasks(r.round, pruned.masks);
       this.store.finishTraining(r.round, modelOut, stateOut, evalSites, this.s.evaluate ? now + this.s.deadlines.evaluateSeconds * 1000 : null, now);
       this.store.audit('coordinator', 'round-aggregated', `round ${r.round}: ${results.length} updates → model ${modelOut}`, now);
     });
@@ -270,6 +312,8 @@ export class RoundEngine {
     const r = this.store.rounds().find((x) => x.round === round)!;
     const evals = this.s.evaluate ? this.store.results(round, 'evaluate', 'accepted') : null;
     const summary = roundSummary(r, this.store.results(round, 'train'), evals, now);
+    summary.modelBytes = (await this.content.get(await this.wireTask(r.modelIn, round - 1).then((t) => t.modelSha256))).length;
+    if (this.pruning) summary.pruning = this.pruning.summary(round);
     this.store.transaction(() => {
       this.store.closeRound(round, summary as unknown as Record<string, unknown>, now);
       this.store.audit('coordinator', 'round-close', `round ${round}: mean AUC ${summary.evaluation?.meanAuc ?? 'n/a'}`, now);

@@ -1,4 +1,5 @@
 import { summarizeEvaluation, type EvaluationSummary } from './evaluation.ts';
+import type { PruningSummary } from './pruning.ts';
 import type { ResultRow, RoundRow } from './store.ts';
 
 /** A closed round's summary, as written to rounds.json. */
@@ -21,11 +22,17 @@ export interface RoundSummary {
     slowestFitSeconds: number;
     /** (phase − slowest training) / phase: what the federation adds to the slowest site's work. */
     overhead: number;
+    /** Mean bytes an accepted site pushed (compact weights after pruning). */
+    meanPushBytes: number;
   };
   /** The sites' evaluation of the round's model; null when evaluation is off. */
   evaluation: EvaluationSummary | null;
   startedMs: number;
   closedMs: number;
+  /** Bytes of the model the round's train tasks fetched (compact after pruning); set when the round closes. */
+  modelBytes?: number;
+  /** Federated pruning's state after this round, when the run prunes. */
+  pruning?: PruningSummary;
 }
 
 /** Summarises a round from its row and its results (all statuses for training, accepted ones for evaluation). Pure. */
@@ -49,6 +56,7 @@ export function roundSummary(r: RoundRow, train: readonly ResultRow[], evals: re
       rejected: train.filter((t) => t.status === 'rejected').length,
       phaseSeconds,
       slowestFitSeconds: slowest,
+      meanPushBytes: ok.length ? ok.reduce((s, t) => s + (t.metrics.pushBytes ?? 0), 0) / ok.length : NaN,
       overhead: phaseSeconds > 0 && Number.isFinite(slowest) ? (phaseSeconds - slowest) / phaseSeconds : NaN,
     },
     evaluation: evals ? summarizeEvaluation(evals) : null,

@@ -1,8 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { NamedTensor } from '../core/tensors.ts';
 import { buildModel } from '../models/index.ts';
-import { getNamedWeights, setNamedWeights } from '../models/weights.ts';
-import { applyMasks } from './apply-masks.ts';
+import { setNamedWeights } from '../models/weights.ts';
 import { compactWeights, expandWeights } from './compact.ts';
 import { analyzeChannels, type ChannelGraph } from './graph.ts';
 import { channelImportance, type ChannelScores, type Criterion } from './importance.ts';
@@ -70,11 +69,13 @@ export class PruneWire {
     return expandWeights(this.model, masks, compact, this.graph);
   }
 
-  /** The weights with the masked channels zeroed (applyMasks). */
+  /**
+   * The weights with every masked channel zero, as they arrive after a compact round trip
+   * (unlike applyMasks, BN moving variances of masked channels become 0 too), so the global
+   * model the coordinator keeps is exactly what sites rebuild from the wire.
+   */
   masked(full: readonly NamedTensor[], masks: PruneMasks): NamedTensor[] {
-    setNamedWeights(this.model, full);
-    applyMasks(this.model, masks, this.graph);
-    return getNamedWeights(this.model);
+    return this.expand(this.compact(full, masks), masks);
   }
 
   /** A site's channel importance of its trained weights, as metrics (`score:LAYER:i`). */

@@ -79,15 +79,21 @@ function predict(model: tf.LayersModel, b: DecoderBatch, training: boolean): tf.
   return model.apply([b.embedding, b.box], { training }) as tf.Tensor4D;
 }
 
-/** Mean per-image Dice and IoU (logit > 0 ⇔ p > 0.5) and mean pixel BCE of `model` over `set`. */
-export function evaluateDecoder(model: tf.LayersModel, set: DecoderSet, batchSize: number): DecoderMetrics {
+/**
+ * Mean per-image Dice and IoU (logit > 0 ⇔ p > 0.5) and mean pixel BCE of `model` over `set`,
+ * prompted with the exact boxes, or with boxes whose edges are jittered by up to
+ * `prompt.jitterPx` (seeded), as a user's looser boxes would be.
+ */
+export function evaluateDecoder(model: tf.LayersModel, set: DecoderSet, batchSize: number, prompt?: { jitterPx: number; seed: number }): DecoderMetrics {
+  const rng = prompt ? new Rng(prompt.seed) : undefined;
+  const loose = prompt ? { dihedral: false, jitterPx: prompt.jitterPx, noise: 0 } : undefined;
   const px = set.source.header.imageSize ** 2;
   let diceSum = 0;
   let iouSum = 0;
   let loss = 0;
   const all = set.rows.map((_, i) => i);
   for (const picks of batchRanges(all, batchSize)) {
-    const b = makeDecoderBatch(set, picks);
+    const b = makeDecoderBatch(set, picks, loose, rng);
     const logits = tf.tidy(() => predict(model, b, false));
     const z = logits.dataSync();
     const y = b.masks.dataSync();

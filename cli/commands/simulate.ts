@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { info } from '../../core/log.ts';
@@ -5,6 +6,7 @@ import { initBackend } from '../../engine/backend.ts';
 import { printJson } from '../run.ts';
 import { compare } from '../simulate/baselines.ts';
 import { loadSimulateConfig } from '../simulate/config.ts';
+import { evaluateInt8, int8Table } from '../simulate/int8.ts';
 import { summaryTable, writeReport } from '../simulate/report.ts';
 import { ensureFederation, ensureTeacher, runFederation } from '../simulate/steps.ts';
 
@@ -35,13 +37,15 @@ export function register(program: Command): void {
       const teacher = await ensureTeacher(c, sites);
       const t1 = Date.now();
       info(`simulate: ${c.federated.rounds} rounds over ${sites.length} sites (${c.federated.strategy.name}, E = ${c.federated.localEpochs})`);
-      const { rounds, finalWeights } = await runFederation(c, sites, teacher);
+      const { rounds, finalWeights, finalOnnx } = await runFederation(c, sites, teacher);
       const t2 = Date.now();
       const comparison = await compare(c, sites, teacher, finalWeights, path.join(c.out, 'student'));
+      const int8 = finalOnnx ? await evaluateInt8(c, sites, finalOnnx) : undefined;
       const seconds = { total: (Date.now() - t0) / 1000, preparation: (t1 - t0) / 1000, federation: (t2 - t1) / 1000, baselines: (Date.now() - t2) / 1000 };
       const overhead = rounds.map((r) => ({ round: r.round, phaseSeconds: r.train.phaseSeconds, slowestFitSeconds: r.train.slowestFitSeconds, overhead: r.train.overhead }));
-      const summary = await writeReport(c.out, rounds, comparison, { seconds, backend, coordinatorOverhead: overhead, config: c });
-      process.stderr.write(`\n${summaryTable(comparison)}\n`);
+      const summary = await writeReport(c.out, rounds, comparison, { seconds, backend, coordinatorOverhead: overhead, config: c, ...(int8 ? { int8 } : {}) });
+      if (int8) appendFileSync(path.join(c.out, 'summary.md'), `\n## INT8 student (federated calibration)\n\n${int8Table(int8)}`);
+      process.stderr.write(`\n${summaryTable(comparison)}\n${int8 ? `\nINT8 student (federated calibration):\n${int8Table(int8)}\n` : ''}`);
       info(`simulate: report in ${c.out} (${seconds.total.toFixed(0)} s)`);
       if (f.json) printJson({ out: c.out, ...summary });
     });

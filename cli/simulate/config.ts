@@ -46,6 +46,8 @@ export const simulateSchema = z
       })
       .strict()
       .prefault({}),
+    /** Federated INT8 calibration of the final student (on by default): the method, or `enabled: false`. */
+    quantize: z.object({ enabled: z.boolean().default(true), method: z.enum(['minmax', 'percentile', 'entropy']).default('percentile') }).strict().prefault({}),
     /** Epochs of the single-site and centralised students the federated one is compared with. */
     baselines: z.object({ epochs: z.number().int().positive().default(30) }).strict().prefault({}),
   })

@@ -84,9 +84,10 @@ export function writeInitialStudent(c: SimulateConfig, file: string): void {
 /**
  * The federated run as it would be deployed, on loopback: a real `fedkd coordinator` and one
  * `fedkd client` per site, each with its own token. Returns the rounds' summaries and the
- * final weights file.
+ * final weights file (and, with federated calibration, the coordinator's final-model/ folder:
+ * FP32 and INT8 ONNX, merged statistics, report.json).
  */
-export async function runFederation(c: SimulateConfig, sites: string[], teacher: string): Promise<{ rounds: RoundSummary[]; finalWeights: string }> {
+export async function runFederation(c: SimulateConfig, sites: string[], teacher: string): Promise<{ rounds: RoundSummary[]; finalWeights: string; finalOnnx?: string }> {
   const run = path.join(c.work, 'run');
   rmSync(run, { recursive: true, force: true });
   mkdirSync(path.join(run, 'tokens'), { recursive: true });
@@ -107,6 +108,7 @@ export async function runFederation(c: SimulateConfig, sites: string[], teacher:
     deadlines: { roundSeconds: 3600, evaluateSeconds: 1800, siteTimeoutSeconds: 600 },
     strategy: c.federated.strategy,
     training: studentRoundConfig(c),
+    ...(c.quantize.enabled ? { quantize: { method: c.quantize.method } } : {}),
   };
   writeFileSync(path.join(run, 'fed.json'), JSON.stringify(config, null, 1));
   const portFile = path.join(run, 'port');
@@ -124,7 +126,7 @@ export async function runFederation(c: SimulateConfig, sites: string[], teacher:
     await Promise.all(clients.map((cl) => cl.done));
     const out = await coordinator.done;
     const summary = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { rounds: RoundSummary[] };
-    return { rounds: summary.rounds, finalWeights: path.join(run, 'state', 'final-model.fkw') };
+    return { rounds: summary.rounds, finalWeights: path.join(run, 'state', 'final-model.fkw'), ...(c.quantize.enabled ? { finalOnnx: path.join(run, 'state', 'final-model') } : {}) };
   } catch (e) {
     coordinator.kill();
     clients.forEach((cl) => cl.kill());

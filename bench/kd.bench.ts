@@ -2,8 +2,8 @@
 // small student distilled from it against the same student on hard labels only, and the
 // parameter ratio. One JSON line per figure on stdout; progress on stderr.
 // Knobs (environment): KD_BENCH_DIR (work folder), KD_SIZE (64), KD_IMAGES_PER_SITE (240),
-// KD_TEACHER_WIDTH (0.5), KD_STUDENT_WIDTH (0.5), KD_TEACHER_EPOCHS (20), KD_STUDENT_EPOCHS (30), KD_SEED (1),
-// KD_STUDENT_LR (2e-3), KD_SITE (site-b: the one site a single-site student trains at, as `fedkd train` does).
+// KD_TEACHER_WIDTH (0.5), KD_STUDENT_WIDTH (0.9), KD_TEACHER_EPOCHS (20), KD_STUDENT_EPOCHS (60), KD_SEED (1),
+// KD_STUDENT_LR (6e-3), KD_SITE (site-b: the one site a single-site student trains at, as `fedkd train` does).
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   info(`kd bench: ${train.n} training and ${test.n} test images at ${SIZE}px on ${backend}`);
   const common = { batchSize: 32, lr: 2e-3, seed: SEED, valFraction: 0.2 };
   const teacherRecipe: ClassifierRecipe = { ...common, arch: 'teacher-l', widthMultiplier: env('KD_TEACHER_WIDTH', 0.5), epochs: env('KD_TEACHER_EPOCHS', 20), label: 'teacher' };
-  const studentRecipe: ClassifierRecipe = { ...common, lr: env('KD_STUDENT_LR', common.lr), arch: 'mobile-s', widthMultiplier: env('KD_STUDENT_WIDTH', 0.5), epochs: env('KD_STUDENT_EPOCHS', 30) };
+  const studentRecipe: ClassifierRecipe = { ...common, lr: env('KD_STUDENT_LR', 6e-3), arch: 'mobile-s', widthMultiplier: env('KD_STUDENT_WIDTH', 0.9), epochs: env('KD_STUDENT_EPOCHS', 60) };
   const teacherFile = path.join(WORK, `teacher-${configHash({ teacherRecipe, pre, n: train.n }).slice(0, 12)}.onnx`);
 
   // the teacher: trained once per recipe (its checkpoint resumes an interrupted run)

@@ -9,7 +9,7 @@ import type { PreprocessInput } from '../../data/index.ts';
 import { runTeacher } from '../../distill/teacher.ts';
 import { evaluate } from '../../train/evaluate.ts';
 import { predictLogits } from '../../train/classification.ts';
-import { trainClassifier } from '../../train/recipes.ts';
+import { DEFAULT_RECIPE, trainClassifier } from '../../train/recipes.ts';
 import { loadSitePart } from '../../train/site-data.ts';
 import { pool } from '../../train/split.ts';
 import { countParams } from '../../models/index.ts';
@@ -56,7 +56,7 @@ export function register(program: Command): void {
     .description('train a teacher on pooled site data and export it to ONNX')
     .requiredOption('--data <dirs...>', 'site folders (each with train/ and test/) or dataset folders')
     .requiredOption('--out <file>', 'the ONNX file to write (metrics go to <file>.json)');
-  trainingFlags(cmd, { arch: 'teacher-l', epochs: 30 });
+  trainingFlags(cmd, { arch: 'teacher-l', epochs: 30, lr: DEFAULT_RECIPE.lr });
   cmd.option('--json', 'print a one-line JSON summary').action(async (flags: TeacherFlags) => {
     const t0 = performance.now();
     const backend = (await initBackend()).name;

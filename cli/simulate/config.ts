@@ -3,6 +3,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../../core/errors.ts';
+import { simulatePruningSchema } from './pruning-config.ts';
 
 const strategy = z.discriminatedUnion('name', [
   z.object({ name: z.literal('fedavg') }).strict(),
@@ -18,6 +19,8 @@ export const simulateSchema = z
     /** Work folder: federation, teacher, coordinator state (reused across runs). */
     work: z.string().default('.fedkd/simulate'),
     seed: z.number().int().min(0).default(1),
+    /** Federated channel pruning (issue 6; cli/simulate/pruning.ts): on by default, `false` turns it off. */
+    pruning: simulatePruningSchema,
     federation: z
       .object({
         sites: z.number().int().min(2).max(16).default(4),

@@ -12,6 +12,7 @@ import { packTensors } from '../../core/tensors.ts';
 import { synthesizeFederation } from '../../data/synth/federation.ts';
 import { buildModel, getNamedWeights } from '../../models/index.ts';
 import type { SimulateConfig } from './config.ts';
+import { coordinatorPruning } from './pruning.ts';
 
 const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'fedkd.js');
 
@@ -105,6 +106,7 @@ export async function runFederation(c: SimulateConfig, sites: string[], teacher:
     model: { initialWeights: 'initial.fkw' },
     rounds: c.federated.rounds,
     sampling: { fraction: c.federated.fraction, minSites: Math.max(1, Math.ceil(c.federated.fraction * ids.length)), minResults: Math.max(1, Math.ceil(c.federated.fraction * ids.length)) },
+    ...coordinatorPruning(c),
     deadlines: { roundSeconds: 3600, evaluateSeconds: 1800, siteTimeoutSeconds: 600 },
     strategy: c.federated.strategy,
     training: studentRoundConfig(c),

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { pruneSettingsSchema } from '../../prune/federated.ts';
+
+/**
+ * sim.yaml's `pruning:` block (issue 6 §4): pruneSettingsSchema's keys, with defaults that
+ * prune by default — 35% of every channel group by L1 norm (≈ 42–50% fewer MACs on mobile-s /
+ * cnn-s), in two steps at half and 70% of the rounds, the rest federated fine-tuning.
+ * `atRounds` left out follows the number of rounds; `pruning: false` turns pruning off.
+ */
+export const simulatePruningSchema = z.union([
+  z.literal(false),
+  pruneSettingsSchema
+    .extend({ ratio: pruneSettingsSchema.shape.ratio.default(0.35), atRounds: pruneSettingsSchema.shape.atRounds.optional() })
+    .prefault({}),
+]);
+
+/** The default pruning rounds for a run of `rounds`: at 50% and 70% of them (one step at the second-to-last round for short runs). */
+export function defaultPruningRounds(rounds: number): number[] {
+  if (rounds < 2) return [];
+  if (rounds < 6) return [rounds - 1];
+  return [...new Set([Math.round(rounds * 0.5), Math.round(rounds * 0.7)])];
+}

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { RoundSummary } from '../../coordinator/rounds.ts';
+import { UserError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import { info } from '../../core/log.ts';
 import { unpackTensors } from '../../core/tensors.ts';
@@ -22,6 +23,8 @@ export function coordinatorPruning(c: SimulateConfig): { pruning?: PruneSettings
   if (p === false) return {};
   const atRounds = p.atRounds ?? defaultPruningRounds(c.federated.rounds);
   if (!atRounds.length) return {};
+  const late = atRounds.find((r) => r > c.federated.rounds);
+  if (late !== undefined) throw new UserError(`pruning.atRounds: round ${late} is after the last round (${c.federated.rounds})`);
   return { pruning: pruneSettingsSchema.parse({ ...p, atRounds }) };
 }
 

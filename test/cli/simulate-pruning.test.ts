@@ -1,0 +1,45 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadSimulateConfig } from '../../cli/simulate/config.ts';
+import { coordinatorPruning } from '../../cli/simulate/pruning.ts';
+import { UserError } from '../../core/errors.ts';
+import { buildModel, countMacs } from '../../models/index.ts';
+import { federatedMasks, shrinkModel } from '../../prune/index.ts';
+import { tempDir } from '../federation/fixtures.ts';
+
+const yaml = (text: string): string => {
+  const f = path.join(tempDir('sim-prune'), 'sim.yaml');
+  writeFileSync(f, text);
+  return f;
+};
+
+describe('simulate: the pruning block', () => {
+  it('prunes by default at half and 70% of the rounds; --quick at its second-to-last round; false turns it off', () => {
+    const d = coordinatorPruning(loadSimulateConfig(undefined, false)).pruning!;
+    expect([d.ratio, d.criterion, d.scope, d.atRounds, d.source]).toEqual([0.35, 'l1', 'uniform', [5, 7], 'global-model']);
+    expect(coordinatorPruning(loadSimulateConfig(undefined, true)).pruning!.atRounds).toEqual([2]);
+    expect(coordinatorPruning(loadSimulateConfig(yaml('pruning: false\n'), true))).toEqual({});
+    const own = coordinatorPruning(loadSimulateConfig(yaml('pruning: {ratio: 0.5, criterion: bn, atRounds: [1, 3], source: site-scores}\n'), true)).pruning!;
+    expect([own.ratio, own.criterion, own.atRounds, own.source]).toEqual([0.5, 'bn', [1, 3], 'site-scores']);
+  });
+
+  it('names the bad field: a ratio out of range, a pruning round after the last', () => {
+    expect(() => loadSimulateConfig(yaml('pruning: {ratio: 2}\n'), true)).toThrow(/pruning\.ratio/);
+    expect(() => loadSimulateConfig(yaml('pruning: {ratio: 0.3, typo: 1}\n'), true)).toThrow(UserError);
+    expect(() => coordinatorPruning(loadSimulateConfig(yaml('pruning: {atRounds: [4]}\n'), true))).toThrow(/pruning\.atRounds: round 4 is after the last round \(3\)/);
+  });
+
+  it('the default ratio removes at least 40% of the MACs of the default students (mobile-s, cnn-s at width 0.5, 64 px)', async () => {
+    const settings = coordinatorPruning(loadSimulateConfig(undefined, false)).pruning!;
+    for (const arch of ['mobile-s', 'cnn-s']) {
+      const model = buildModel(arch, { inputSize: 64, inputChannels: 1, numClasses: 2, widthMultiplier: 0.5, seed: 1 });
+      // the last pruning step reaches the full ratio
+      const masks = federatedMasks(model, settings, settings.atRounds.at(-1)!)!;
+      const small = await shrinkModel(model, masks);
+      expect(1 - countMacs(small) / countMacs(model)).toBeGreaterThanOrEqual(0.4);
+      model.dispose();
+      small.dispose();
+    }
+  });
+});

@@ -38,6 +38,8 @@ export class CalibrationPhase {
     private readonly content: ContentStore,
     private readonly lastRound: number,
     private readonly deadlineSeconds: number,
+    /** The coordinator's `training` section: sites build the student from these keys (as for train tasks). */
+    private readonly training: Record<string, unknown> = {},
   ) {}
 
   /** The stored state, or null before calibration started. */
@@ -76,7 +78,7 @@ export class CalibrationPhase {
     if (!st || st.phase === 'complete' || !st.sites.includes(siteId)) return wait;
     const round = this.roundOf(st.phase);
     if (this.store.acceptedResult(round, siteId, 'calibrate')) return { ...wait, round };
-    const config = (await this.calibrator()).taskConfig(round);
+    const config = { ...this.training, ...(await this.calibrator()).taskConfig(round) };
     return { kind: 'calibrate', round, modelSha256: modelSha, config, retryAfterMs: 0 };
   }
 

@@ -108,7 +108,7 @@ export async function openCoordinator(config: CoordinatorConfig, tokens: Map<str
   };
   const pruning = config.pruning ? new FederatedPruning(config.pruning, config.training, store, content) : null;
   const engine = new RoundEngine(config, makeStrategy(config.strategy), store, content, initialSha, now, onRoundClosed, pruning);
-  const calibration = config.quantize ? new CalibrationPhase(config.quantize, store, content, config.rounds, config.deadlines.roundSeconds) : null;
+  const calibration = config.quantize ? new CalibrationPhase(config.quantize, store, content, config.rounds, config.deadlines.roundSeconds, config.training) : null;
   if (calibration) engine.attachCalibration(calibration);
   const service = new CoordinatorService(runId, store, content, engine, now, config.longPollMs);
   let done = false;

@@ -143,6 +143,8 @@ describe('federated calibration scheduled by the round engine after the last rou
     for (const id of ['a', 'b', 'c']) expect(await answer(id, await pull(id, 'calibrate'))).toBe('accepted');
     const histA = await pull('a', 'calibrate');
     expect(histA.round).toBe(3);
+    // the student's keys travel with the calibrate task, so a KdTrainer builds the model the weights belong to
+    expect(histA.config).toMatchObject({ ...TRAINING, localEpochs: 0, round: 3 });
     expect(await answer('a', histA)).toBe('accepted');
     coord.close();
 

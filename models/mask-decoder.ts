@@ -37,9 +37,9 @@ export function decoderStages(o: MaskDecoderOptions): number {
   return stages;
 }
 
-/** conv 3×3 (with bias) → ReLU, named `P/conv`, `P/relu`. */
-function convRelu(f: LayerFactory, x: tf.SymbolicTensor, p: string, filters: number): tf.SymbolicTensor {
-  return f.relu(f.conv(x, `${p}/conv`, filters, 3, 1, true), `${p}/relu`);
+/** conv k×k (with bias) → ReLU, named `P/conv`, `P/relu`. */
+function convRelu(f: LayerFactory, x: tf.SymbolicTensor, p: string, filters: number, kernelSize = 3): tf.SymbolicTensor {
+  return f.relu(f.conv(x, `${p}/conv`, filters, kernelSize, 1, true), `${p}/relu`);
 }
 
 /** The box prompt averaged down to `side`×`side` (its coverage of each cell). */
@@ -54,8 +54,9 @@ function boxAt(box: tf.SymbolicTensor, imageSize: number, side: number, name: st
  * Anything", arXiv:2304.02643) as MedSAM fine-tunes it (Ma et al. 2024, Nat. Commun. 15:654),
  * without attention: inputs `embedding` [N, h, h, C] (a frozen encoder's map) and `box`
  * [N, S, S, 1] (the bounding-box prompt rasterised at image resolution, 1 inside). The box,
- * averaged down to each resolution, is concatenated to the features of every stage: two
- * conv-ReLU layers at h, then per 2× upsampling (bilinear) one concat + conv-ReLU, and a 1×1
+ * averaged down to each resolution, is concatenated to the features of every stage: a 1×1
+ * conv-ReLU "neck" cutting the embedding's channels to `width` (as SAM's neck does) and a 3×3
+ * conv-ReLU at h, then per 2× upsampling (bilinear) one concat + conv-ReLU, and a 1×1
  * conv `dec/head` (zero at start, as a "zero convolution"), plus a learnt 1×1 "box prior"
  * `dec/box-prior` on the full-resolution box (initially the box itself, see BOX_PRIOR_INSIDE),
  * gives mask logits [N, S, S, 1]: the untrained decoder predicts the filled box. No batch
@@ -69,7 +70,7 @@ export function buildMaskDecoder(o: MaskDecoderOptions): tf.LayersModel {
   const box = tf.input({ name: DECODER_BOX_INPUT, shape: [o.imageSize, o.imageSize, 1] });
   let side = o.embedSize;
   let x = tf.layers.concatenate({ name: 'dec/in/concat', axis: -1 }).apply([embedding, boxAt(box, o.imageSize, side, 'dec/in/box')]) as tf.SymbolicTensor;
-  x = convRelu(f, convRelu(f, x, 'dec/in/a', width), 'dec/in/b', width);
+  x = convRelu(f, convRelu(f, x, 'dec/in/a', width, 1), 'dec/in/b', width);
   for (let s = 1; s <= stages; s++) {
     side *= 2;
     const p = `dec/up${s}`;

@@ -37,7 +37,7 @@ export interface PruningSummary {
   /** Test AUC per site and pooled, before pruning and of the final shrunk student after fine-tuning. */
   auc: { before: Record<string, number>; after: Record<string, number> };
   /** Per round: bytes of the model each site fetched and mean bytes each site pushed. */
-  wire: { round: number; modelBytes: number | null; meanPushBytes: number | null; keptChannels: number | null }[];
+  wire: { round: number; modelBytes: number | null; meanPushBytes: number | null; channels: { kept: number; total: number } | null }[];
 }
 
 const f4 = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(4));
@@ -51,8 +51,8 @@ export function pruningTable(p: PruningSummary): string {
   rows.push(`| MACs | ${r.before.macs} | ${r.after.macs} | ${pct(r.before.macs, r.after.macs)} |`);
   for (const [k, e] of Object.entries(r.extra)) rows.push(`| ${k} (${e.unit ?? ''}) | ${e.before?.toPrecision(4) ?? ''} | ${e.after?.toPrecision(4) ?? ''} | ${e.before && e.after !== undefined ? pct(e.before, e.after) : ''} |`);
   for (const s of Object.keys(p.auc.after)) rows.push(`| AUC ${s} | ${f4(p.auc.before[s])} | ${f4(p.auc.after[s])} | Δ ${f4(p.auc.after[s] - p.auc.before[s])} |`);
-  const wire = ['| round | model bytes fetched | mean bytes pushed | channels kept |', '| --- | --- | --- | --- |'];
-  for (const w of p.wire) wire.push(`| ${w.round} | ${w.modelBytes ?? ''} | ${w.meanPushBytes ?? ''} | ${w.keptChannels ?? 'all'} |`);
+  const wire = ['| round | model bytes fetched | mean bytes pushed | channels kept after the round |', '| --- | --- | --- | --- |'];
+  for (const w of p.wire) wire.push(`| ${w.round} | ${w.modelBytes ?? ''} | ${w.meanPushBytes ?? ''} | ${w.channels ? `${w.channels.kept} of ${w.channels.total}` : 'all'} |`);
   return `Before: round ${p.beforeRound}'s global model (the last unpruned); after: the final shrunk student.\n\n${rows.join('\n')}\n\n${wire.join('\n')}\n`;
 }
 
@@ -89,6 +89,6 @@ export async function pruningSummary(c: SimulateConfig, sites: string[], stateDi
   await writeFileAtomic(path.join(path.dirname(studentDir), 'student.onnx'), onnx);
   before.dispose();
   after.dispose();
-  const wire = rounds.map((r) => ({ round: r.round, modelBytes: r.modelBytes ?? null, meanPushBytes: Number.isFinite(r.train.meanPushBytes) ? r.train.meanPushBytes : null, keptChannels: r.pruning?.masksRound ? r.pruning.keptChannels : null }));
+  const wire = rounds.map((r) => ({ round: r.round, modelBytes: r.modelBytes ?? null, meanPushBytes: Number.isFinite(r.train.meanPushBytes) ? r.train.meanPushBytes : null, channels: r.pruning?.masksRound ? { kept: r.pruning.keptChannels, total: r.pruning.totalChannels } : null }));
   return { settings, beforeRound, report, auc: { before: aucBefore, after: aucAfter }, wire };
 }

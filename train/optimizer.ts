@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedTensor } from '../core/tensors.ts';
+import { adamUpdate, registerAdamKernels } from '../engine/adam.ts';
 
 /** Settings of the local optimiser. */
 export interface OptimizerConfig {
@@ -33,6 +34,7 @@ export class LocalOptimizer {
     private readonly cfg: OptimizerConfig,
   ) {
     const nSlots = cfg.kind === 'adam' ? 2 : 1;
+    if (cfg.kind === 'adam') registerAdamKernels();
     this.slots = vars.map((v) => Array.from({ length: nSlots }, () => zeroVariable(v.shape)));
   }
 
@@ -43,24 +45,26 @@ export class LocalOptimizer {
     tf.tidy(() => {
       this.vars.forEach((v, i) => {
         const g = grads[i];
-        const update = this.cfg.kind === 'adam' ? this.adamDirection(i, g) : this.momentumDirection(i, g);
-        let next = tf.sub(v, tf.mul(update, lr));
+        let next = this.cfg.kind === 'adam' ? this.adamStep(i, v, g, lr) : tf.sub(v, tf.mul(this.momentumDirection(i, g), lr));
         if (wd > 0 && v.rank >= 2) next = tf.sub(next, tf.mul(v, lr * wd));
         v.assign(next);
       });
     });
   }
 
-  private adamDirection(i: number, g: tf.Tensor): tf.Tensor {
-    const b1 = this.cfg.beta1 ?? 0.9;
-    const b2 = this.cfg.beta2 ?? 0.999;
-    const eps = this.cfg.epsilon ?? 1e-8;
+  /** x − lr·m̂/(√v̂ + ε), with the moments updated in place: one fused engine kernel on wasm and cpu. */
+  private adamStep(i: number, x: tf.Variable, g: tf.Tensor, lr: number): tf.Tensor {
     const [m, v] = this.slots[i];
-    m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
-    v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
-    const mHat = tf.div(m, 1 - b1 ** this.t);
-    const vHat = tf.div(v, 1 - b2 ** this.t);
-    return tf.div(mHat, tf.add(tf.sqrt(vHat), eps));
+    const [x2, m2, v2] = adamUpdate(x, g, m, v, {
+      lr,
+      beta1: this.cfg.beta1 ?? 0.9,
+      beta2: this.cfg.beta2 ?? 0.999,
+      epsilon: this.cfg.epsilon ?? 1e-8,
+      step: this.t,
+    });
+    m.assign(m2);
+    v.assign(v2);
+    return x2;
   }
 
   private momentumDirection(i: number, g: tf.Tensor): tf.Tensor {

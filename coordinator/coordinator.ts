@@ -5,6 +5,7 @@ import { configHash, sha256, writeFileAtomic } from '../core/files.ts';
 import { info } from '../core/log.ts';
 import { packTensors, unpackTensors } from '../core/tensors.ts';
 import { getNamedWeights, saveModel } from '../models/index.ts';
+import { exportOnnx } from '../quantize/export/index.ts';
 import { FederatedPruning } from './pruning.ts';
 import { CalibrationPhase } from './calibration-phase.ts';
 import { ContentStore } from './checkpoints.ts';
@@ -47,8 +48,8 @@ function readInitialModel(file: string): Uint8Array {
 
 /**
  * After the last round of a pruning run: the masks (`final-masks.json`) and the physically
- * smaller student (`shrinkModel` of the masked global model) as `final-pruned/` (tfjs model)
- * and `final-pruned.fkw` (its weights).
+ * smaller student (`shrinkModel` of the masked global model) as `final-pruned/` (tfjs model),
+ * `final-pruned.fkw` (its weights) and `final-pruned.onnx` (FP32, quantize/export).
  */
 async function writeShrunkModel(pruning: FederatedPruning, config: CoordinatorConfig, finalBytes: Uint8Array): Promise<void> {
   const masks = pruning.masksAfter(config.rounds);
@@ -57,6 +58,7 @@ async function writeShrunkModel(pruning: FederatedPruning, config: CoordinatorCo
   await writeFileAtomic(path.join(config.stateDir, 'final-masks.json'), `${JSON.stringify(masks)}\n`);
   await writeFileAtomic(path.join(config.stateDir, 'final-pruned.fkw'), packTensors(getNamedWeights(small)));
   await saveModel(small, path.join(config.stateDir, 'final-pruned'));
+  await writeFileAtomic(path.join(config.stateDir, 'final-pruned.onnx'), exportOnnx(small));
   small.dispose();
 }
 

@@ -11,6 +11,7 @@ import type { RoundSummary } from '../../coordinator/summary.ts';
 import { buildModel, countParams, getNamedWeights, loadModel, setNamedWeights } from '../../models/index.ts';
 import type { RoundConfig } from '../../proto/types.ts';
 import { InProcessLink } from '../../proto/in-process-link.ts';
+import { openSession } from '../../runtime/session.ts';
 import { applyMasks, channelImportance, analyzeChannels, compactWeights, expandWeights, federatedMasks, pruneSettingsSchema, sumScores, type PruneMasks } from '../../prune/index.ts';
 import { selectMasks } from '../../prune/select.ts';
 import { federationConfig, tempDir, tokenHashes, TOKENS } from './fixtures.ts';
@@ -134,6 +135,15 @@ describe('federated pruning in one process (mobile-s, the agent a hospital runs)
     const x = tf.randomNormal([4, 16, 16, 1], 0, 1, 'float32', 7);
     const diff = tf.max(tf.abs(tf.sub(model.predict(x) as tf.Tensor, small.predict(x) as tf.Tensor))).dataSync()[0];
     expect(diff).toBeLessThan(1e-5);
+    // the exported ONNX of the shrunk student, run by ONNX Runtime (NCHW), gives the masked model's logits
+    const session = await openSession(new Uint8Array(readFileSync(path.join(config.stateDir, 'final-pruned.onnx'))));
+    const nchw = tf.transpose(x, [0, 3, 1, 2]);
+    const out = await session.run({ [session.inputNames[0]]: { data: nchw.dataSync() as Float32Array, dims: [4, 1, 16, 16] } });
+    await session.release();
+    const ort = Object.values(out)[0].data as Float32Array;
+    const want = (model.predict(x) as tf.Tensor).dataSync();
+    ort.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThan(1e-4));
+    expect(ort.length).toBe(8);
     model.dispose();
     small.dispose();
   }, 120_000);

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { packTensors, unpackTensors, type NamedTensor } from '../core/tensors.ts';
+import { warn } from '../core/log.ts';
 import type { Metrics } from '../proto/types.ts';
 import { federatedMasks, maskCounts, parseMasks, pruningStep, shrinkModel, type ChannelScores, type PruneMasks, type PruneSettings } from '../prune/index.ts';
 import { PRUNE_MASKS_KEY, PRUNE_SCORES_KEY, PruneWire, scoresFromMetrics, wireArch } from '../prune/wire.ts';
@@ -75,7 +76,13 @@ export class FederatedPruning {
     let masks: PruneMasks | undefined;
     if (pruningStep(this.settings, round)) {
       const siteScores = siteMetrics.map(scoresFromMetrics).filter((s): s is ChannelScores => s !== undefined);
-      masks = federatedMasks(this.wire.load(weights), this.settings, round, { previous, siteScores });
+      let settings = this.settings;
+      if (settings.source === 'site-scores' && !siteScores.length) {
+        // a run must not stall on sites that cannot score (older clients): rank on the aggregated model
+        warn(`round ${round}: no site reported channel scores; pruning from the aggregated model instead`);
+        settings = { ...settings, source: 'global-model' };
+      }
+      masks = federatedMasks(this.wire.load(weights), settings, round, { previous, siteScores });
     }
     const inForce = masks ?? previous;
     return { weights: inForce ? this.wire.masked(weights, inForce) : weights, masks };

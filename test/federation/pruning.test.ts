@@ -6,7 +6,10 @@ import { runAgent } from '../../client/agent.ts';
 import type { EvaluateOutput, FitOutput, SiteTrainer } from '../../client/site-trainer.ts';
 import { Rng } from '../../core/rng.ts';
 import { packTensors, unpackTensors, type NamedTensor } from '../../core/tensors.ts';
+import { ContentStore } from '../../coordinator/checkpoints.ts';
 import { openCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
+import { FederatedPruning } from '../../coordinator/pruning.ts';
+import { StateStore } from '../../coordinator/store.ts';
 import type { RoundSummary } from '../../coordinator/summary.ts';
 import { buildModel, countParams, getNamedWeights, loadModel, setNamedWeights } from '../../models/index.ts';
 import type { RoundConfig } from '../../proto/types.ts';
@@ -173,6 +176,19 @@ describe('federated pruning in one process (mobile-s, the agent a hospital runs)
     expect(federatedMasks(model, { ...s, source: 'global-model' }, 1)).not.toEqual(expected);
     model.dispose();
   }, 120_000);
+
+  it('falls back to the aggregated model when no site reported scores, so the run does not stall', () => {
+    const dir = tempDir('prune-fallback');
+    const store = new StateStore(path.join(dir, 'state.sqlite'));
+    const settings = pruneSettingsSchema.parse({ ratio: 0.4, criterion: 'l1', atRounds: [1], source: 'site-scores' });
+    const pruning = new FederatedPruning(settings, ARCH, store, new ContentStore(path.join(dir, 'checkpoints')));
+    const model = student();
+    const out = pruning.afterAggregate(1, getNamedWeights(model), [{ loss: 1 }, { loss: 2 }]);
+    expect(out.masks).toEqual(federatedMasks(model, { ...settings, source: 'global-model' }, 1));
+    pruning.dispose();
+    store.close();
+    model.dispose();
+  });
 
   it('a restarted coordinator keeps the masks of a pruning round that closed before it stopped', async () => {
     const config = setup('prune-restart', 3);

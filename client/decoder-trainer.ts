@@ -2,7 +2,7 @@ import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '../core/errors.ts';
 import type { NamedTensor } from '../core/tensors.ts';
-import { readLabels, type PreprocessInput } from '../data/index.ts';
+import type { PreprocessInput } from '../data/index.ts';
 import type { EmbeddingFile } from '../distill/embedding-store.ts';
 import { embedDataset, encoderPreprocess } from '../distill/embeddings.ts';
 import { initBackend } from '../engine/backend.ts';
@@ -12,7 +12,7 @@ import type { RoundConfig } from '../proto/types.ts';
 import { decoderSet, pickRows, type DecoderSet } from '../train/decoder-data.ts';
 import { fewShotAugment } from '../train/few-shot-decoder.ts';
 import { evaluateDecoder, trainMaskDecoder } from '../train/mask-decoder-train.ts';
-import { sitePart } from '../train/site-data.ts';
+import { sitePart, trainingSize } from '../train/site-data.ts';
 import type { EvaluateOutput, FitOutput, SiteTrainer } from './site-trainer.ts';
 
 /** The value of the round config's `task` key that selects this trainer. */
@@ -95,9 +95,7 @@ export class DecoderTrainer implements SiteTrainer {
 
   /** Training images, announced at registration: the rows of train/labels.csv (no decoding). */
   async datasetSize(): Promise<number> {
-    const dir = sitePart(this.siteDir, 'train');
-    if (!dir) throw new UserError(`${this.siteDir} has no training data (expected ${path.join(this.siteDir, 'train', 'labels.csv')})`);
-    return readLabels(dir).length;
+    return trainingSize(this.siteDir);
   }
 
   /** The trainer and the tfjs backend. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '../core/errors.ts';
 import type { NamedTensor } from '../core/tensors.ts';
-import { readLabels, type PreprocessInput } from '../data/index.ts';
+import type { PreprocessInput } from '../data/index.ts';
 import { softLabels } from '../distill/soft-labels.ts';
 import { initBackend } from '../engine/backend.ts';
 import { buildModel } from '../models/index.ts';
@@ -15,7 +15,7 @@ import { configMasks } from '../prune/wire.ts';
 import { evaluate } from '../train/evaluate.ts';
 import { trainLocal } from '../train/loop.ts';
 import { DEFAULT_RECIPE } from '../train/recipes.ts';
-import { loadSitePart, sitePart } from '../train/site-data.ts';
+import { loadSitePart, sitePart, trainingSize } from '../train/site-data.ts';
 import type { ImageSet } from '../train/types.ts';
 import type { EvaluateOutput, FitOutput, SiteTrainer } from './site-trainer.ts';
 
@@ -125,9 +125,7 @@ export class KdTrainer implements SiteTrainer {
 
   /** Training images, announced at registration: the rows of train/labels.csv (no decoding; the preprocessing comes with the first round). */
   async datasetSize(): Promise<number> {
-    const dir = sitePart(this.siteDir, 'train');
-    if (!dir) throw new UserError(`${this.siteDir} has no training data (expected ${path.join(this.siteDir, 'train', 'labels.csv')})`);
-    return readLabels(dir).length;
+    return trainingSize(this.siteDir);
   }
 
   /** The trainer and the tfjs backend. */

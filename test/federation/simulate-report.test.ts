@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadSimulateConfig } from '../../cli/simulate/config.ts';
-import { lineChart, roundsCsv, summarize, summaryTable } from '../../cli/simulate/report.ts';
+import { roundSeries, roundsCsv, summarize, summaryTable } from '../../cli/simulate/report.ts';
 import type { Comparison } from '../../cli/simulate/baselines.ts';
 import type { RoundSummary } from '../../coordinator/rounds.ts';
 import { writeFileSync } from 'node:fs';
@@ -41,11 +41,11 @@ describe('simulate report', () => {
     expect(roundsCsv([round]).trim().split('\n')).toEqual(['round,site,auc,eval_loss,train_loss', '1,x,0.7,0.3,0.4', '1,y,0.9,0.2,0.6', '1,mean,0.8,0.25,0.5']);
   });
 
-  it('plots: one polyline per series, points scaled into the frame', () => {
-    const svg = lineChart('t', { a: [0, 1], b: [1, null] }, 'auc');
-    expect(svg.match(/<polyline/g)).toHaveLength(2);
-    // series a runs from the bottom-left (56, 260) to the top-right (450, 30) of the plot area
-    expect(svg).toContain('points="56.0,260.0 450.0,30.0"');
+  it('plots: rounds count from 1 and a round without a figure is left out of its series', () => {
+    expect(roundSeries({ a: [0, 1], b: [1, null, 0.5] })).toEqual([
+      { name: 'a', points: [[1, 0], [2, 1]] },
+      { name: 'b', points: [[1, 1], [3, 0.5]] },
+    ]);
   });
 
   it('config: presets under the file, and the bad field named', () => {

@@ -24,7 +24,7 @@ export const simulateSchema = z
     federation: z
       .object({
         sites: z.number().int().min(2).max(16).default(4),
-        imagesPerSite: z.number().int().min(8).default(120),
+        imagesPerSite: z.number().int().min(8).default(200),
         size: z.number().int().min(16).default(128),
         largeFactor: z.number().min(1).default(3),
         testFraction: z.number().gt(0).lt(1).default(0.25),
@@ -35,9 +35,10 @@ export const simulateSchema = z
       .object({ size: z.number().int().min(8).default(64), window: z.enum(['file', 'auto', 'minmax', 'lung', 'mediastinum', 'bone']).default('file'), normalize: z.enum(['unit', 'zscore']).default('zscore') })
       .strict()
       .prefault({}),
-    teacher: z.object({ arch: z.string().default('teacher-l'), width: z.number().positive().default(0.5), epochs: z.number().int().positive().default(20) }).strict().prefault({}),
+    teacher: z.object({ arch: z.string().default('teacher-l'), width: z.number().positive().default(0.5), epochs: z.number().int().positive().default(25) }).strict().prefault({}),
     student: z
-      .object({ arch: z.string().default('mobile-s'), width: z.number().positive().default(0.5), batchSize: z.number().int().positive().default(32), lr: z.number().positive().default(2e-3) })
+      // cnn-s learns this task where mobile-s stays near chance in 30 epochs (docs/FIGURES.md), and it is INT8-friendly
+      .object({ arch: z.string().default('cnn-s'), width: z.number().positive().default(0.5), batchSize: z.number().int().positive().default(32), lr: z.number().positive().default(3e-3) })
       .strict()
       .prefault({}),
     federated: z

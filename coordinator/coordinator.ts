@@ -3,7 +3,8 @@ import path from 'node:path';
 import { UserError } from '../core/errors.ts';
 import { configHash, sha256, writeFileAtomic } from '../core/files.ts';
 import { info } from '../core/log.ts';
-import { packTensors, unpackTensors } from '../core/tensors.ts';
+import type * as tf from '@tensorflow/tfjs';
+import { packTensors, unpackTensors, type NamedTensor } from '../core/tensors.ts';
 import { getNamedWeights, saveModel } from '../models/index.ts';
 import { exportOnnx } from '../quantize/export/index.ts';
 import { FederatedPruning } from './pruning.ts';
@@ -121,7 +122,11 @@ export async function openCoordinator(config: CoordinatorConfig, tokens: Map<str
     if (done || !engine.finished()) return;
     done = true;
     await writeFileAtomic(path.join(config.stateDir, 'final-model.fkw'), await content.get(engine.currentModel()));
-    if (calibration) await writeInt8Student(config, calibration, await content.get(engine.currentModel()));
+    const shrinkFinal = async (full: NamedTensor[]): Promise<tf.LayersModel | undefined> => {
+      const masks = pruning?.masksAfter(config.rounds);
+      return pruning && masks ? pruning.shrink(full, masks) : undefined;
+    };
+    if (calibration) await writeInt8Student(config, calibration, await content.get(engine.currentModel()), pruning ? shrinkFinal : undefined);
     if (pruning) await writeShrunkModel(pruning, config, await content.get(engine.currentModel()));
     await writeFileAtomic(path.join(config.stateDir, 'rounds.json'), `${JSON.stringify(engine.summaries(), null, 2)}\n`);
     resolveFinished(engine.summaries());

@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../core/files.ts';
 import { info } from '../core/log.ts';
-import { packTensors, unpackTensors } from '../core/tensors.ts';
+import type * as tf from '@tensorflow/tfjs';
+import { packTensors, unpackTensors, type NamedTensor } from '../core/tensors.ts';
 import { initBackend } from '../engine/backend.ts';
 import { buildModel, setNamedWeights } from '../models/index.ts';
 import { exportOnnx } from '../quantize/export/index.ts';
@@ -33,6 +34,9 @@ export interface CoordinatorPrecisionReport {
   chosen: { precision: 'fp32' | 'int8'; reason: string };
 }
 
+/** Builds the shrunk final student from the masked full-shape weights, or undefined when the run did not prune. */
+export type ShrinkFinal = (full: NamedTensor[]) => Promise<tf.LayersModel | undefined>;
+
 /** The student the round config describes (client/kd-trainer.ts's keys and defaults; images are 1-channel). */
 function studentOf(training: CoordinatorConfig['training']): { arch: string; imageSize: number; numClasses: number; widthMultiplier: number; seed: number } {
   const num = (k: string, d: number): number => (typeof training[k] === 'number' ? Number(training[k]) : d);
@@ -47,13 +51,16 @@ function studentOf(training: CoordinatorConfig['training']): { arch: string; ima
  * thread, `chosen`: int8 only when at least MIN_SPEEDUP× faster at batch 32). Deterministic
  * from the stored state, so a restart repeats it exactly.
  */
-export async function writeInt8Student(config: CoordinatorConfig, phase: CalibrationPhase, finalWeights: Uint8Array): Promise<CoordinatorPrecisionReport> {
+export async function writeInt8Student(config: CoordinatorConfig, phase: CalibrationPhase, finalWeights: Uint8Array, shrink?: ShrinkFinal): Promise<CoordinatorPrecisionReport> {
   await initBackend();
   const s = studentOf(config.training);
-  const model = buildModel(s.arch, { inputSize: s.imageSize, inputChannels: 1, numClasses: s.numClasses, widthMultiplier: s.widthMultiplier, seed: s.seed });
+  const full = unpackTensors(finalWeights);
+  // after federated pruning the deployable student is the physically smaller one; its layers
+  // keep their names, so the ranges calibrated on the masked model apply to it unchanged
+  const model = (await shrink?.(full)) ?? buildModel(s.arch, { inputSize: s.imageSize, inputChannels: 1, numClasses: s.numClasses, widthMultiplier: s.widthMultiplier, seed: s.seed });
   let fp32: Uint8Array;
   try {
-    setNamedWeights(model, unpackTensors(finalWeights));
+    if (!shrink) setNamedWeights(model, full);
     fp32 = exportOnnx(model);
   } finally {
     model.dispose();

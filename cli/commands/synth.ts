@@ -2,20 +2,11 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { info } from '../../core/log.ts';
 import { progressBar } from '../../core/progress.ts';
-import { DEFAULT_IMAGES_PER_SITE, siteCounts, synthesizeFederation } from '../../data/synth/federation.ts';
+import { DEFAULT_IMAGES_PER_SITE, siteCounts, synthesizeFederation, type SynthOptions } from '../../data/synth/federation.ts';
 import { numberIn, positiveInt, printJson } from '../run.ts';
 
-interface SynthFlags {
-  out: string;
-  sites: number;
-  imagesPerSite: number;
-  size: number;
-  seed: number;
-  largeFactor: number;
-  testFraction: number;
-  force?: boolean;
-  json?: boolean;
-}
+/** The flags are the library's options, plus --json. */
+type SynthFlags = Omit<SynthOptions, 'onImage'> & { json?: boolean };
 
 function seedInt(v: string): number {
   const n = Number(v);

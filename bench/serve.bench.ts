@@ -120,7 +120,7 @@ async function main(): Promise<void> {
   try {
     await exportStudent(repo, '1');
     const pixels = Uint8Array.from({ length: INPUT_SIZE * INPUT_SIZE }, (_, i) => (i * 37) % 256);
-    const png = new Uint8Array(encodeGreyPng(INPUT_SIZE, INPUT_SIZE, pixels));
+    const png = new Uint8Array(await encodeGreyPng(INPUT_SIZE, INPUT_SIZE, pixels));
     const throughput: Record<string, number> = {};
     for (const batching of ['on', 'off'] as const) {
       const { url, child } = await startServe(repo, batching === 'on' ? ['--max-batch', '32', '--max-delay-ms', '2', '--watch-ms', '0'] : ['--no-batching', '--watch-ms', '0']);

@@ -81,7 +81,7 @@ async function predict(server: ModelServer, decode: DecodeImage, req: http.Incom
     const fg = Uint8Array.from(prob, (p) => (p >= MASK_THRESHOLD ? 255 : 0));
     if (format === 'png') {
       const hdr = { 'x-fedkd-version': v.version, 'x-fedkd-precision': r.precision, 'x-fedkd-provider': r.provider, 'x-fedkd-latency-ms': latencyMs.toFixed(2) };
-      res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store', ...hdr }).end(encodeGreyPng(mw, mh, fg));
+      res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store', ...hdr }).end(await encodeGreyPng(mw, mh, fg));
       return;
     }
     const foreground = fg.reduce((s, x) => s + (x ? 1 : 0), 0) / fg.length;

@@ -36,7 +36,7 @@ describe('the runtime stand-in preprocessing', () => {
 
   it('encodes a grey PNG that data/ decodes back to the same bytes', async () => {
     const px = Uint8Array.from({ length: 15 }, (_, i) => i * 17);
-    const img = await decodeImageBytes(encodeGreyPng(5, 3, px), 'mask.png');
+    const img = await decodeImageBytes(await encodeGreyPng(5, 3, px), 'mask.png');
     expect([img.columns, img.rows, img.channels]).toEqual([5, 3, 1]);
     expect(Array.from(img.pixels[0])).toEqual(Array.from(px));
   });

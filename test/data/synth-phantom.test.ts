@@ -7,6 +7,7 @@ import { sampleNodule, noduleDensity } from '../../data/synth/nodule.ts';
 import { renderPhantom } from '../../data/synth/phantom.ts';
 import { acquire, gaussianBlur } from '../../data/synth/scanner.ts';
 import { siteName, siteProfiles } from '../../data/synth/sites.ts';
+import { correlation } from '../helpers/stats.ts';
 
 const SIZE = 96;
 
@@ -136,18 +137,3 @@ describe('site plans', () => {
     expect(Buffer.compare(Buffer.from(a.dicom), Buffer.from(synthesizeImage(2, site, 0, true, 48).dicom))).not.toBe(0);
   });
 });
-
-function correlation(a: number[], b: number[]): number {
-  const n = a.length;
-  const ma = a.reduce((s, v) => s + v, 0) / n;
-  const mb = b.reduce((s, v) => s + v, 0) / n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) ** 2;
-    sbb += (b[i] - mb) ** 2;
-  }
-  return sab / Math.sqrt(saa * sbb);
-}

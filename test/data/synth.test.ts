@@ -11,6 +11,7 @@ import { synthesizeImage } from '../../data/synth/image.ts';
 import { siteProfiles } from '../../data/synth/sites.ts';
 import { runCli } from '../helpers/cli.ts';
 import { cleanup, dcmtkPixels, tempDir } from './dcmtk.ts';
+import { correlation } from '../helpers/stats.ts';
 
 const SEED = 7;
 const SIZE = 64;
@@ -189,18 +190,3 @@ describe('fedkd synth', () => {
     expect(readdirSync(small).sort()).toEqual(['federation.json', 'site-a']);
   });
 });
-
-function correlation(a: number[], b: number[]): number {
-  const n = a.length;
-  const ma = a.reduce((s, v) => s + v, 0) / n;
-  const mb = b.reduce((s, v) => s + v, 0) / n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) ** 2;
-    sbb += (b[i] - mb) ** 2;
-  }
-  return sab / Math.sqrt(saa * sbb);
-}

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../core/rng.ts';
 import { augment, type AugmentConfig } from '../data/index.ts';
+import { subset } from './split.ts';
 import type { Batch, ImageSet } from './types.ts';
 
 /** Row indices 0…n−1 in an order drawn from `rng` (Fisher–Yates). */
@@ -20,19 +21,9 @@ export function batchRanges(order: readonly number[], batchSize: number): number
  * augmenting each image with `rng` when `augment` is given. The caller disposes the batch.
  */
 export function makeBatch(set: ImageSet, rows: readonly number[], opts: { softLabels?: Float32Array; numClasses?: number; augment?: AugmentConfig; rng?: Rng } = {}): Batch {
-  const px = set.size * set.size;
-  const stride = px * set.channels;
-  const x = new Float32Array(rows.length * stride);
-  const labels = new Int32Array(rows.length);
-  const masks = set.masks ? new Float32Array(rows.length * px) : undefined;
-  rows.forEach((r, i) => {
-    x.set(set.x.subarray(r * stride, (r + 1) * stride), i * stride);
-    labels[i] = set.labels[r];
-    if (masks && set.masks) for (let j = 0; j < px; j++) masks[i * px + j] = set.masks[r * px + j] !== 0 ? 1 : 0;
-    if (opts.augment && opts.rng) {
-      augmentImage(x, masks, i, set, opts.augment, opts.rng);
-    }
-  });
+  const { x, labels, masks } = subset(set, rows);
+  if (masks) for (let j = 0; j < masks.length; j++) masks[j] = masks[j] !== 0 ? 1 : 0;
+  if (opts.augment && opts.rng) for (let i = 0; i < rows.length; i++) augmentImage(x, masks, i, set, opts.augment, opts.rng);
   const batch: Batch = {
     x: tf.tensor4d(x, [rows.length, set.size, set.size, set.channels]),
     labels: tf.tensor1d(labels, 'int32'),

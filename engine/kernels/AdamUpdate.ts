@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { adamUpdateImpl, type AdamHyper } from './AdamUpdate_impl.ts';
+import { backendSimd } from '../simd/index.ts';
+import { adamBiasCorrections, adamUpdateImpl, type AdamHyper } from './AdamUpdate_impl.ts';
 
 /** Name of fedkd's fused Adam kernel: inputs {x, g, m, v}, attrs AdamHyper, outputs [x′, m′, v′]. */
 export const ADAM_UPDATE = 'FedkdAdamUpdate';
@@ -16,6 +17,13 @@ function adamUpdateWasm(args: Args<BackendWasm>): tf.TensorInfo[] {
   const b = args.backend;
   const [x, g, m, v, h] = parts(args);
   const outs = [x, m, v].map((t) => b.makeOutput(t.shape, 'float32'));
+  const s = backendSimd(b);
+  if (s) {
+    const p = (t: tf.TensorInfo): number => s.ptr(t.dataId);
+    const [c1, c2] = adamBiasCorrections(h);
+    s.k.adam_update(p(x), p(g), p(m), p(v), tf.util.sizeFromShape(x.shape), h.lr, h.beta1, h.beta2, h.epsilon, c1, c2, p(outs[0]), p(outs[1]), p(outs[2]));
+    return outs;
+  }
   const f = (t: tf.TensorInfo): Float32Array => b.typedArrayFromHeap(t) as Float32Array;
   adamUpdateImpl(f(x), f(g), f(m), f(v), h, f(outs[0]), f(outs[1]), f(outs[2]));
   return outs;

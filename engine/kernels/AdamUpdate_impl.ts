@@ -7,6 +7,11 @@ export interface AdamHyper {
   step: number;
 }
 
+/** The bias corrections 1/(1 − β₁ᵗ) and 1/(1 − β₂ᵗ) of step t. */
+export function adamBiasCorrections(h: AdamHyper): [number, number] {
+  return [1 / (1 - Math.pow(h.beta1, h.step)), 1 / (1 - Math.pow(h.beta2, h.step))];
+}
+
 /**
  * One Adam step for one variable in a single pass (Kingma & Ba, "Adam: A Method for
  * Stochastic Optimization", ICLR 2015, Algorithm 1, in the form tf.train.adam computes):
@@ -17,8 +22,7 @@ export function adamUpdateImpl(
   x: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, h: AdamHyper,
   xOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
 ): void {
-  const c1 = 1 / (1 - Math.pow(h.beta1, h.step));
-  const c2 = 1 / (1 - Math.pow(h.beta2, h.step));
+  const [c1, c2] = adamBiasCorrections(h);
   const a1 = 1 - h.beta1;
   const a2 = 1 - h.beta2;
   for (let i = 0; i < x.length; i++) {

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_UPDATE_KERNELS } from './AdamUpdate.ts';
+import { registerFusedBatchNormLayer } from '../batchnorm-layer.ts';
 import { BATCH_NORM_GRAD_KERNELS, registerBatchNormGradient } from './BatchNormGrad.ts';
+import { registerBatchNormTrainKernels } from './BatchNormTrain.ts';
 import { castOverride } from './Cast.ts';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.ts';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.ts';
@@ -14,6 +16,7 @@ import { resizeNearestNeighborGradCpuConfig, resizeNearestNeighborGradWasmConfig
 import { sumOverride } from './Sum.ts';
 import { tileOverride } from './Tile.ts';
 import { unsortedSegmentSumConfig } from './UnsortedSegmentSum.ts';
+import { registerReluGradient, reluGradConfig } from './ReluGrad.ts';
 import { registerOverride, type WasmOverride } from './wasm_override.ts';
 
 /** The training kernels fedkd adds to tfjs-backend-wasm 4.22, which lacks them. */
@@ -64,13 +67,14 @@ export function registerCorrectedKernels(backendName: 'cpu' | 'wasm'): void {
   }
 }
 
-/** fedkd's fused training kernels (batch-norm gradient, Adam), for wasm and cpu. */
-export const FUSED_KERNELS: readonly tf.KernelConfig[] = [...BATCH_NORM_GRAD_KERNELS, ...ADAM_UPDATE_KERNELS];
+/** fedkd's fused training kernels (batch-norm gradient, Adam, ReLU gradient), for wasm and (but ReLU) cpu. */
+export const FUSED_KERNELS: readonly tf.KernelConfig[] = [...BATCH_NORM_GRAD_KERNELS, ...ADAM_UPDATE_KERNELS, reluGradConfig];
 
 /**
  * Everything fedkd adds to one backend for training: the missing wasm gradients, fast wasm
- * paths, corrections of faulty tfjs kernels, the fused kernels, and the batch-norm and mean
- * gradients that use them. Call after the backend's package is imported; idempotent.
+ * paths, corrections of faulty tfjs kernels, the fused kernels, the batch-norm, mean and ReLU
+ * gradients that use them, and tf.layers' BatchNormalization training through the fused
+ * training-mode batch norm (engine/batchnorm-layer.ts). Call after the backend's package is imported; idempotent.
  */
 export function registerTrainingKernels(backendName: 'cpu' | 'wasm'): void {
   if (backendName === 'wasm') {
@@ -81,6 +85,9 @@ export function registerTrainingKernels(backendName: 'cpu' | 'wasm'): void {
   for (const k of FUSED_KERNELS) {
     if (k.backendName === backendName && !tf.getKernel(k.kernelName, k.backendName)) tf.registerKernel(k);
   }
+  registerBatchNormTrainKernels(backendName);
   registerBatchNormGradient();
   registerMeanGradient();
+  registerReluGradient();
+  registerFusedBatchNormLayer();
 }

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { warn } from '../../core/log.ts';
+
+/**
+ * The raw exports of engine/simd/kernels.wasm (built from kernels.c by scripts/build-wasm.sh).
+ * Every pointer is a byte offset on the memory the module was instantiated with; see
+ * kernels.c for each kernel's formula and scratch needs.
+ */
+export interface SimdExports {
+  bn_train_forward(
+    x: number, rows: number, c: number, scale: number, offset: number, eps: number, y: number, mean: number, variance: number,
+    movingMean: number, movingVar: number, decay: number, movingMeanOut: number, movingVarOut: number, scratch: number,
+  ): void;
+  bn_train_backward(
+    x: number, dy: number, rows: number, c: number, mean: number, variance: number, scale: number, eps: number,
+    gMean: number, gVar: number, dx: number, dScale: number, dOffset: number, scratch: number,
+  ): void;
+  dw_filter_grad_3x3(
+    x: number, dy: number, n: number, h: number, w: number, c: number, oh: number, ow: number, sh: number, sw: number,
+    top: number, left: number, dw: number,
+  ): void;
+  relu_grad(dy: number, x: number, n: number, dx: number): void;
+  adam_update(
+    x: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number,
+    c1: number, c2: number, xo: number, mo: number, vo: number,
+  ): void;
+}
+
+/** Bytes of scratch the batch-norm kernels need for c channels (4·c float64). */
+export function bnScratchBytes(c: number): number {
+  return 32 * c;
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+/** Compiles the committed kernels.wasm once (synchronously: it is ~10 kB). */
+function simdModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(readFileSync(new URL('./kernels.wasm', import.meta.url)));
+  return compiled;
+}
+
+/**
+ * Instantiates fedkd's SIMD kernels on `memory` (the module imports it as env.memory and
+ * owns none of it). Throws when WebAssembly SIMD is unavailable.
+ */
+export function instantiateSimd(memory: WebAssembly.Memory): SimdExports {
+  const instance = new WebAssembly.Instance(simdModule(), { env: { memory } });
+  return instance.exports as unknown as SimdExports;
+}
+
+/** What fedkd needs of tfjs-backend-wasm's Emscripten module beyond its typings. */
+interface EmscriptenHeap {
+  asm?: { memory?: WebAssembly.Memory };
+  wasmMemory?: WebAssembly.Memory;
+  _malloc(bytes: number): number;
+  _free(ptr: number): void;
+}
+
+/** SIMD kernels bound to one wasm backend's heap, with its allocator for scratch space. */
+export interface BackendSimd {
+  k: SimdExports;
+  /** Byte offset of a tensor's data on the heap. */
+  ptr(dataId: object): number;
+  malloc(bytes: number): number;
+  free(ptr: number): void;
+}
+
+const bound = new WeakMap<BackendWasm, BackendSimd | null>();
+
+/** True unless FEDKD_SIMD is 0/off/false (then the JS kernels run: for comparisons). */
+export function simdEnabled(): boolean {
+  return !/^(0|off|false|no)$/i.test(process.env.FEDKD_SIMD ?? '');
+}
+
+function bind(backend: BackendWasm): BackendSimd | null {
+  const heap = backend.wasm as unknown as EmscriptenHeap;
+  const memory = heap.asm?.memory ?? heap.wasmMemory;
+  if (!(memory instanceof WebAssembly.Memory)) {
+    warn('engine: tfjs-backend-wasm does not expose its memory; SIMD training kernels off, JS kernels used');
+    return null;
+  }
+  try {
+    const k = instantiateSimd(memory);
+    return { k, ptr: (id) => backend.getMemoryOffset(id), malloc: (n) => heap._malloc(n), free: (p) => heap._free(p) };
+  } catch (e) {
+    warn(`engine: SIMD training kernels did not load (${(e as Error).message}); JS kernels used`);
+    return null;
+  }
+}
+
+/**
+ * fedkd's SIMD kernels on this wasm backend's heap, or null when they are switched off
+ * (FEDKD_SIMD=0) or cannot load (then callers run their JS implementation). Cached per backend.
+ */
+export function backendSimd(backend: BackendWasm): BackendSimd | null {
+  if (!simdEnabled()) return null;
+  if (!bound.has(backend)) bound.set(backend, bind(backend));
+  return bound.get(backend) ?? null;
+}

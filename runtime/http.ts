@@ -5,13 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { isUserError } from '../core/errors.ts';
 import { warn } from '../core/log.ts';
 import { OverloadError } from './batcher.ts';
-import { toDisplay, toModelInput, type RasterImage } from './input.ts';
 import type { ModelServer } from './model-server.ts';
 import { encodeGreyPng } from './png.ts';
 import { sigmoid, softmax } from './postprocess.ts';
+import type { PrepareImage } from './prepare.ts';
 
-/** Decodes posted bytes (DICOM, PNG, JPEG, …) into a raster; throws a UserError for bad input. Injected by the CLI. */
-export type DecodeImage = (bytes: Uint8Array, name: string) => Promise<RasterImage>;
+export type { DecodeImage, PrepareImage } from './prepare.ts';
 
 /** Largest body accepted (a large multi-frame DICOM fits). */
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -35,15 +34,32 @@ class HttpError extends Error {
   }
 }
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<Uint8Array> {
+/**
+ * The body as one Uint8Array owning its ArrayBuffer (so it can be transferred to a worker):
+ * with a Content-Length, chunks are copied straight into a buffer of that size.
+ */
+function readBody(req: http.IncomingMessage, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) {
+    req.resume();
+    return Promise.reject(new HttpError(413, `request body over ${limit} bytes`));
+  }
   return new Promise((resolve, reject) => {
+    const sized = Number.isInteger(declared) && declared >= 0;
+    const out = new Uint8Array(sized ? declared : 0);
     const parts: Buffer[] = [];
     let n = 0;
     req.on('data', (c: Buffer) => {
+      if (sized && !parts.length && n + c.length <= declared) out.set(c, n);
+      else if (n + c.length <= limit) parts.push(c);
       n += c.length;
-      if (n <= limit) parts.push(c);
     });
-    req.on('end', () => (n > limit ? reject(new HttpError(413, `request body over ${limit} bytes`)) : resolve(new Uint8Array(Buffer.concat(parts)))));
+    req.on('end', () => {
+      if (n > limit) return reject(new HttpError(413, `request body over ${limit} bytes`));
+      if (!parts.length && n === out.length) return resolve(out);
+      const filled = n - parts.reduce((s, p) => s + p.length, 0);
+      resolve(new Uint8Array(Buffer.concat([out.subarray(0, filled), ...parts])));
+    });
     req.on('error', reject);
   });
 }
@@ -53,17 +69,17 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
 }
 
 /** `POST /v1/predict[?format=json|png][&key=K][&display=1]`: image bytes in, the model's answer out. */
-async function predict(server: ModelServer, decode: DecodeImage, req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+async function predict(server: ModelServer, prepare: PrepareImage, req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
   const format = url.searchParams.get('format') ?? 'json';
   if (format !== 'json' && format !== 'png') throw new HttpError(400, `format must be json or png, got '${format}'`);
   const body = await readBody(req, MAX_BODY_BYTES);
   const t0 = performance.now();
   const key = url.searchParams.get('key') ?? (req.headers['x-request-key'] as string | undefined);
-  const image = await decode(body, url.searchParams.get('name') ?? 'upload');
   const lease = server.acquire(key ?? undefined);
   try {
     const v = lease.variant;
-    const input = toModelInput(image, v.inputShape);
+    const wantDisplay = Boolean(url.searchParams.get('display'));
+    const { input, region: placed, display } = await prepare({ bytes: body, name: url.searchParams.get('name') ?? 'upload', shape: v.inputShape, display: wantDisplay });
     const t1 = performance.now();
     const r = await server.run(lease, input);
     const inferenceMs = performance.now() - t1;
@@ -73,7 +89,7 @@ async function predict(server: ModelServer, decode: DecodeImage, req: http.Incom
       if (format === 'png') throw new HttpError(400, 'format=png is for mask models; this model answers class probabilities');
       const probabilities = softmax(r.output.data);
       const label = probabilities.indexOf(Math.max(...probabilities));
-      sendJson(res, 200, { task: v.task, ...who, latencyMs, inferenceMs, probabilities, label, ...(url.searchParams.get('display') ? { display: toDisplay(image) } : {}) });
+      sendJson(res, 200, { task: v.task, ...who, latencyMs, inferenceMs, probabilities, label, ...(display ? { display } : {}) });
       return;
     }
     const [, , mh, mw] = r.output.dims;
@@ -85,25 +101,30 @@ async function predict(server: ModelServer, decode: DecodeImage, req: http.Incom
       return;
     }
     const foreground = fg.reduce((s, x) => s + (x ? 1 : 0), 0) / fg.length;
-    const region = image.inputRegion?.(v.inputShape) ?? { x: 0, y: 0, width: mw, height: mh };
+    const region = placed ?? { x: 0, y: 0, width: mw, height: mh };
     const mask = { width: mw, height: mh, threshold: MASK_THRESHOLD, foreground, region, probabilities: Array.from(prob, (p) => Math.round(p * 1e4) / 1e4) };
-    sendJson(res, 200, { task: v.task, ...who, latencyMs, inferenceMs, mask, ...(url.searchParams.get('display') ? { display: toDisplay(image) } : {}) });
+    sendJson(res, 200, { task: v.task, ...who, latencyMs, inferenceMs, mask, ...(display ? { display } : {}) });
   } finally {
     lease.release();
   }
 }
 
+/** How long an idle keep-alive connection stays open (load balancers commonly hold theirs for 60 s). */
+export const KEEP_ALIVE_MS = 65_000;
+
 /**
  * The HTTP face of a ModelServer (node:http): `POST /v1/predict`, `GET /healthz`,
  * `GET /metrics` (Prometheus text) and the web page at `/`. Bad images answer 400, a full
- * queue 503 with Retry-After, an oversized body 413. Not listening yet: call `listen`.
+ * queue 503 with Retry-After, an oversized body 413. Connections are kept alive.
+ * `prepare` turns the posted bytes into the model input (prepareWith(decode) in this thread,
+ * or a DecodePool's `run`). Not listening yet: call `listen`.
  */
-export function createInferenceHttpServer(server: ModelServer, decode: DecodeImage): http.Server {
-  return http.createServer((req, res) => {
+export function createInferenceHttpServer(server: ModelServer, prepare: PrepareImage): http.Server {
+  const httpServer = http.createServer({ keepAlive: true }, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const route = `${req.method} ${url.pathname}`;
     const handle = async (): Promise<void> => {
-      if (route === 'POST /v1/predict') return predict(server, decode, req, res, url);
+      if (route === 'POST /v1/predict') return predict(server, prepare, req, res, url);
       if (route === 'GET /healthz') {
         const h = server.health();
         return sendJson(res, h.status === 'ok' ? 200 : 503, h);
@@ -128,4 +149,7 @@ export function createInferenceHttpServer(server: ModelServer, decode: DecodeIma
       sendJson(res, 500, { error: e instanceof Error ? e.message : String(e) });
     });
   });
+  httpServer.keepAliveTimeout = KEEP_ALIVE_MS;
+  httpServer.headersTimeout = KEEP_ALIVE_MS + 1000;
+  return httpServer;
 }

@@ -6,7 +6,7 @@ import { info } from '../../core/log.ts';
 import type { PreprocessInput } from '../../data/index.ts';
 import { initBackend } from '../../engine/backend.ts';
 import { countParams } from '../../models/index.ts';
-import { encoderOf, UNET_ENCODER_OUTPUT } from '../../models/encoder.ts';
+import { encoderOf, SEGMENTER_SPECS, SEGMENTERS, type SegmenterArch } from '../../models/encoder.ts';
 import { exportOnnx } from '../../quantize/export/index.ts';
 import { verifyExport } from '../../quantize/export/verify.ts';
 import { segmentationTask } from '../../train/segmentation.ts';
@@ -17,6 +17,7 @@ import { numberIn, oneOf, positiveInt, printJson } from '../run.ts';
 
 interface EncoderFlags {
   data: string[];
+  arch: SegmenterArch;
   out: string;
   epochs: number;
   batchSize: number;
@@ -33,7 +34,7 @@ interface EncoderFlags {
 /** What `fedkd encoder train` writes beside the ONNX file (`<out>.json`); embed and finetune-decoder read `preprocess`. */
 export interface EncoderReport {
   onnx: string;
-  arch: 'unet-s';
+  arch: SegmenterArch;
   outputLayer: string;
   /** One image's embedding map, [h, w, c]. */
   embedShape: number[];
@@ -52,18 +53,19 @@ export interface EncoderReport {
 }
 
 /**
- * `fedkd encoder train --data SITE… --out enc.onnx`: trains a segmentation teacher (unet-s)
- * on the pooled masks of several sites and exports its encoder half (input → bottleneck) to
- * ONNX, checked against tfjs in ONNX Runtime: the frozen encoder of `fedkd embed` and
- * `fedkd finetune-decoder`.
+ * `fedkd encoder train --data SITE… --out enc.onnx`: trains a segmentation teacher (unet-l by
+ * default, `--arch unet-s` for a small one) on the pooled masks of several sites and exports its
+ * encoder half (input → embedding map) to ONNX, checked against tfjs in ONNX Runtime: the
+ * frozen encoder of `fedkd embed` and `fedkd finetune-decoder`.
  */
 export function register(program: Command): void {
   const encoder = program.command('encoder').description('image encoders for mask-decoder fine-tuning');
   encoder
     .command('train')
-    .description('train a unet-s segmentation teacher on pooled site masks and export its encoder half to ONNX')
+    .description('train a segmentation teacher (unet-l) on pooled site masks and export its encoder half to ONNX')
     .requiredOption('--data <dirs...>', 'site folders (train/ and test/, masks in labels.csv) or dataset folders')
     .requiredOption('--out <file>', 'the encoder ONNX file (a report goes to <file>.json)')
+    .option('--arch <name>', `segmentation network: ${SEGMENTERS.map((a) => `${a} (${SEGMENTER_SPECS[a].description})`).join('; ')}`, oneOf(SEGMENTERS), DEFAULT_SEGMENTER.arch)
     .option('--epochs <n>', 'epochs', positiveInt, DEFAULT_SEGMENTER.epochs)
     .option('--batch-size <n>', 'images per step', positiveInt, DEFAULT_SEGMENTER.batchSize)
     .option('--lr <x>', 'peak learning rate', numberIn(1e-7, 10), DEFAULT_SEGMENTER.lr)
@@ -82,8 +84,8 @@ export function register(program: Command): void {
       const tests = (await Promise.all(f.data.map((d) => loadSitePart(d, 'test', preprocess)))).filter((t) => t !== undefined);
       const train = pool(trains.filter((t) => t !== undefined));
       if (!train.masks) throw new UserError('the training data have no masks (labels.csv needs a mask column)');
-      info(`encoder: unet-s on ${train.n} images from ${f.data.length} site(s), ${train.size}px, on ${backend}`);
-      const { model, result } = await trainSegmenter(train, { epochs: f.epochs, batchSize: f.batchSize, lr: f.lr, seed: f.seed, patience: f.patience, augment: f.augment });
+      info(`encoder: ${f.arch} on ${train.n} images from ${f.data.length} site(s), ${train.size}px, on ${backend}`);
+      const { model, result } = await trainSegmenter(train, { arch: f.arch, epochs: f.epochs, batchSize: f.batchSize, lr: f.lr, seed: f.seed, patience: f.patience, augment: f.augment });
       const enc = encoderOf(model);
       const bytes = exportOnnx(enc);
       const check = await verifyExport(enc, bytes);
@@ -92,8 +94,8 @@ export function register(program: Command): void {
       const test = tests.length ? pool(tests) : undefined;
       const report: EncoderReport = {
         onnx: path.resolve(f.out),
-        arch: 'unet-s',
-        outputLayer: UNET_ENCODER_OUTPUT,
+        arch: f.arch,
+        outputLayer: SEGMENTER_SPECS[f.arch].encoderOutput,
         embedShape: enc.outputs[0].shape.slice(1) as number[],
         encoderParams: countParams(enc).total,
         segmenterParams: countParams(model).total,

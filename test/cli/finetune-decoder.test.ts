@@ -25,7 +25,7 @@ describe('fedkd encoder train → embed → finetune-decoder', () => {
     const e = runCli(['encoder', 'train', '--data', path.join(fed, 'site-a'), '--out', enc, '--epochs', '1', '--size', '32', '--batch-size', '8', '--json']);
     expect(e.code, e.stderr).toBe(0);
     const encReport = JSON.parse(e.stdout) as { embedShape: number[]; exportMaxAbsDiff: number; preprocess: { size: number } };
-    expect(encReport.embedShape).toEqual([8, 8, 64]);
+    expect(encReport.embedShape).toEqual([8, 8, 128]); // unet-l, the default teacher
     expect(encReport.exportMaxAbsDiff).toBeLessThan(1e-3);
 
     const em = runCli(['embed', '--encoder', enc, '--data', site, '--json']);

@@ -9,7 +9,7 @@ import { initBackend } from '../engine/backend.ts';
 import { buildMaskDecoder } from '../models/mask-decoder.ts';
 import { setNamedWeights } from '../models/weights.ts';
 import type { RoundConfig } from '../proto/types.ts';
-import { decoderSet, pickRows, type DecoderSet } from '../train/decoder-data.ts';
+import { decoderSet, float32Source, pickRows, type DecoderSet, type EmbeddingSource } from '../train/decoder-data.ts';
 import { fewShotAugment } from '../train/few-shot-decoder.ts';
 import { evaluateDecoder, trainMaskDecoder } from '../train/mask-decoder-train.ts';
 import { sitePart, trainingSize } from '../train/site-data.ts';
@@ -55,6 +55,8 @@ export function decoderSpec(c: RoundConfig | null): DecoderSpec {
 export class DecoderTrainer implements SiteTrainer {
   private stores = new Map<string, Promise<EmbeddingFile>>();
   private model: { key: string; model: tf.LayersModel } | null = null;
+  /** Each store's maps decoded to float32 once, for every round's epochs. */
+  private decoded = new WeakMap<EmbeddingFile, EmbeddingSource>();
 
   constructor(
     private readonly siteDir: string,
@@ -88,7 +90,12 @@ export class DecoderTrainer implements SiteTrainer {
   }
 
   private trainingSet(spec: DecoderSpec, store: EmbeddingFile): DecoderSet {
-    const all = decoderSet(store);
+    let source = this.decoded.get(store);
+    if (!source) {
+      source = float32Source(store);
+      this.decoded.set(store, source);
+    }
+    const all = decoderSet(source);
     if (!all.rows.length) throw new UserError(`${this.siteDir}: no training image has a mask to prompt for`);
     return spec.shots > 0 && spec.shots < all.rows.length ? pickRows(all, Array.from({ length: spec.shots }, (_, i) => i)) : all;
   }

@@ -5,7 +5,7 @@ import type { NamedTensor } from '../core/tensors.ts';
 import type { EmbeddingFile } from '../distill/embedding-store.ts';
 import { buildMaskDecoder } from '../models/mask-decoder.ts';
 import { medsamJitter } from './box-prompt.ts';
-import { decoderSet, pickRows, type DecoderAugment, type DecoderSet } from './decoder-data.ts';
+import { decoderSet, float32Source, pickRows, type DecoderAugment, type DecoderSet } from './decoder-data.ts';
 import { evaluateDecoder, trainMaskDecoder, type DecoderEpoch, type DecoderMetrics, type DecoderTrainResult } from './mask-decoder-train.ts';
 import { activationValues, planMemory, type MemoryEstimate } from './memory-plan.ts';
 
@@ -59,9 +59,10 @@ export function fewShotSplit(set: DecoderSet, shots: number, valImages: number, 
 
 /**
  * MedSAM-style few-shot decoder fine-tuning on cached embeddings (`trainStore`, opened
- * streamed): plans memory for the budget (batch size, embeddings in memory or streamed),
- * builds the decoder for the embeddings' shape, trains it on `shots` prompted images with
- * validation on others, scores it on `testStore` and measures peak memory beside the estimate.
+ * streamed): plans memory for the budget (batch size; the maps of the shots and validation
+ * images decoded once to float32 in memory, or streamed from the float16 file), builds the
+ * decoder for the embeddings' shape, trains it on `shots` prompted images with validation on
+ * others, scores it on `testStore` (streamed) and measures peak memory beside the estimate.
  */
 export async function finetuneDecoder(input: {
   trainStore: EmbeddingFile;
@@ -74,15 +75,19 @@ export async function finetuneDecoder(input: {
   const o = input.options;
   const h = input.trainStore.header;
   const model = buildMaskDecoder({ embedSize: h.height, embedChannels: h.channels, imageSize: h.imageSize, width: o.decoderWidth, seed: o.seed });
+  const prompted = decoderSet(input.trainStore);
   const baseline = process.memoryUsage().rss;
-  const images = h.n + (input.testStore?.header.n ?? 0);
+  const cached = Math.min(prompted.rows.length, o.shots + o.valImages);
   const estimate = planMemory(
-    { images, embedShape: [h.height, h.width, h.channels], imageSize: h.imageSize, params: model.countParams(), activationsPerImage: activationValues(model), baselineBytes: baseline },
+    { images: cached, embeddingBytes: 4, embedShape: [h.height, h.width, h.channels], imageSize: h.imageSize, params: model.countParams(), activationsPerImage: activationValues(model), baselineBytes: baseline },
     o.memoryBudget,
     { maxBatch: o.maxBatch, trainImages: o.shots, batchSize: o.batchSize },
   );
-  const store = estimate.caching === 'memory' ? input.trainStore.inMemory() : input.trainStore;
-  const split = fewShotSplit(decoderSet(store), o.shots, o.valImages, o.seed);
+  let split = fewShotSplit(prompted, o.shots, o.valImages, o.seed);
+  if (estimate.caching === 'memory') {
+    const source = float32Source(input.trainStore, [...split.train.rows, ...(split.val?.rows ?? [])]);
+    split = { train: { ...split.train, source }, val: split.val && { ...split.val, source } };
+  }
   const measured = { tensorPeak: 0, rssPeak: process.memoryUsage().rss };
   const result = await trainMaskDecoder({
     model,
@@ -98,8 +103,7 @@ export async function finetuneDecoder(input: {
       measured.tensorPeak = b;
     },
   });
-  const testStore = input.testStore && (estimate.caching === 'memory' ? input.testStore.inMemory() : input.testStore);
-  const testSet = testStore ? decoderSet(testStore) : undefined;
+  const testSet = input.testStore ? decoderSet(input.testStore) : undefined;
   const test = testSet?.rows.length ? evaluateDecoder(model, testSet, 8) : undefined;
   return { model, result, test, memory: { estimate, measured }, shotRows: split.train.rows, valRows: split.val?.rows ?? [] };
 }

@@ -22,6 +22,8 @@ export const BATCH_CHOICES = [1, 2, 4, 8, 16, 32, 64] as const;
 export interface MemoryInputs {
   /** Training and validation images whose embeddings are cached. */
   images: number;
+  /** Bytes per cached embedding value: 2 (float16, the file's) by default, 4 when decoded to float32 once per run. */
+  embeddingBytes?: number;
   embedShape: [number, number, number];
   imageSize: number;
   /** Decoder weights (values) and the values every layer outputs per image. */
@@ -63,7 +65,7 @@ export function activationValues(model: tf.LayersModel): number {
 export function estimateMemory(m: MemoryInputs, batchSize: number, caching: 'memory' | 'stream'): MemoryEstimate {
   const [h, w, c] = m.embedShape;
   const px = m.imageSize ** 2;
-  const embeddings = caching === 'memory' ? m.images * h * w * c * F16 : h * w * c * F16;
+  const embeddings = caching === 'memory' ? m.images * h * w * c * (m.embeddingBytes ?? F16) : h * w * c * F16;
   const masks = m.images * px * F32;
   const weights = m.params * F32;
   const gradients = m.params * F32;

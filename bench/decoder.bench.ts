@@ -1,37 +1,35 @@
 // Few-shot mask-decoder fine-tuning on cached embeddings (issue 9 §7) on the synthetic federation:
-// an encoder (unet-s's encoder half) trained on the masks of site-a and site-b and exported to
-// ONNX; site-c's images embedded once; a box-prompted decoder fine-tuned on 5, 10 and 20 of
+// an encoder (the encoder half of the segmentation teacher unet-l, or DEC_ENCODER_ARCH) trained on
+// the masks of site-a and site-b and exported to ONNX; site-c's images embedded once; a box-prompted decoder fine-tuned on 5, 10 and 20 of
 // site-c's images and scored (Dice, IoU) on site-c's held-out test split; seconds per training
-// epoch decoder-only on the cached embeddings against encoder + decoder on the images; the box
-// alone (the untrained decoder) as the baseline; the
+// epoch decoder-only on the cached embeddings (float32 in memory, as finetune-decoder holds them)
+// against encoder + decoder on the images, epochs of the two interleaved, median reported, the
+// load average beside; the box alone (the untrained decoder) as the baseline; the
 // memory planner's peak estimate against the measured peak. One JSON line per figure on stdout.
-// Knobs (environment): DEC_BENCH_DIR, DEC_IMAGES_PER_SITE (100), DEC_SIZE (64), DEC_ENCODER_EPOCHS (20),
-// DEC_EPOCHS (100), DEC_SEEDS (2: few-shot draws per shot count), DEC_TIMING_EPOCHS (2), DEC_TIMING_WIDTHS (1,4),
-// DEC_LOOSE_PX (3: test boxes also scored loosened by up to this many pixels). The encoder is reused from DEC_BENCH_DIR.
+// Knobs (environment): DEC_BENCH_DIR, DEC_IMAGES_PER_SITE (100), DEC_SIZE (64), DEC_ENCODER_ARCH (unet-l),
+// DEC_ENCODER_EPOCHS (20), DEC_EPOCHS (100), DEC_SEEDS (2: few-shot draws per shot count), DEC_TIMING_EPOCHS (5),
+// DEC_TIMING_ENCODERS (unet-l,unet-s: encoders timed, `arch` or `arch*width`), DEC_LOOSE_PX (3: test boxes also
+// scored loosened by up to this many pixels). The encoder is reused from DEC_BENCH_DIR (enc-<arch>.onnx).
 import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { info } from '../core/log.ts';
-import { Rng } from '../core/rng.ts';
 import { loadDataset, type PreprocessInput } from '../data/index.ts';
 import { synthesizeFederation } from '../data/synth/federation.ts';
 import { embedDataset } from '../distill/embeddings.ts';
 import { initBackend } from '../engine/backend.ts';
-import { encoderOf } from '../models/encoder.ts';
-import { buildModel, countMacs, countParams } from '../models/index.ts';
-import { buildMaskDecoder, DECODER_BOX_INPUT } from '../models/mask-decoder.ts';
+import { encoderOf, SEGMENTER_SPECS, type SegmenterArch } from '../models/encoder.ts';
+import { countMacs, countParams, DEFAULT_MODEL_OPTIONS } from '../models/index.ts';
+import { buildMaskDecoder } from '../models/mask-decoder.ts';
 import { exportOnnx } from '../quantize/export/index.ts';
-import { boxOfMask, rasterizeBox } from '../train/box-prompt.ts';
-import { decoderSet, type DecoderSet } from '../train/decoder-data.ts';
-import { evaluateDecoder, trainMaskDecoder } from '../train/mask-decoder-train.ts';
-import { fewShotAugment, finetuneDecoder, type FewShotResult } from '../train/few-shot-decoder.ts';
-import { LocalOptimizer } from '../train/optimizer.ts';
-import { diceBceLoss, segmentationTask } from '../train/segmentation.ts';
-import { trainSegmenter } from '../train/segmenter.ts';
+import { decoderSet } from '../train/decoder-data.ts';
+import { evaluateDecoder } from '../train/mask-decoder-train.ts';
+import { finetuneDecoder, type FewShotResult } from '../train/few-shot-decoder.ts';
+import { segmentationTask } from '../train/segmentation.ts';
+import { DEFAULT_SEGMENTER, trainSegmenter } from '../train/segmenter.ts';
+import { timeEpochs } from './decoder-timing.ts';
 import { loadSitePart } from '../train/site-data.ts';
 import { pool } from '../train/split.ts';
-import { trainableVariables } from '../train/weights.ts';
 
 const env = (k: string, d: number): number => (process.env[k] ? Number(process.env[k]) : d);
 const IMAGES = env('DEC_IMAGES_PER_SITE', 100);
@@ -39,9 +37,11 @@ const SIZE = env('DEC_SIZE', 64);
 const ENCODER_EPOCHS = env('DEC_ENCODER_EPOCHS', 20);
 const EPOCHS = env('DEC_EPOCHS', 100);
 const SEEDS = env('DEC_SEEDS', 2);
-const TIMING_EPOCHS = env('DEC_TIMING_EPOCHS', 2);
-/** Encoder width multipliers timed (1: the trained encoder; 4: 256-channel maps, as SAM's). */
-const TIMING_WIDTHS = (process.env.DEC_TIMING_WIDTHS ?? '1,4').split(',').map(Number);
+const TIMING_EPOCHS = env('DEC_TIMING_EPOCHS', 5);
+/** The segmentation network whose encoder half the bench trains: the demo teacher by default. */
+const ENCODER_ARCH = (process.env.DEC_ENCODER_ARCH ?? DEFAULT_SEGMENTER.arch) as SegmenterArch;
+/** Encoders timed, `arch` or `arch*width` (the default teacher; the small unet-s for reference). */
+const TIMING_ENCODERS = (process.env.DEC_TIMING_ENCODERS ?? 'unet-l,unet-s').split(',');
 const WORK = process.env.DEC_BENCH_DIR ?? path.join(os.tmpdir(), `fedkd-decoder-bench-${IMAGES}-${SIZE}`);
 /** The issue's target: decoder-only epochs at least 10× faster than encoder + decoder ones. */
 const SPEEDUP_TARGET = 10;
@@ -55,87 +55,34 @@ function emit(figure: string, value: number, extra: Record<string, unknown> = {}
   process.stdout.write(`${JSON.stringify({ bench: 'decoder', figure, value: Number(value.toPrecision(6)), ...extra })}\n`);
 }
 
-/** The encoder: unet-s trained on site-a and site-b masks, its encoder half exported to ONNX (cached in WORK). */
-async function encoder(fed: string, pre: PreprocessInput): Promise<void> {
+/** The encoder: ENCODER_ARCH trained on site-a and site-b masks, its encoder half exported to ONNX as `file`. */
+async function encoder(fed: string, pre: PreprocessInput, file: string): Promise<void> {
   const sites = ['site-a', 'site-b'].map((s) => path.join(fed, s));
   const train = pool(await Promise.all(sites.map(async (s) => (await loadSitePart(s, 'train', pre))!)));
   const test = pool(await Promise.all(sites.map(async (s) => (await loadSitePart(s, 'test', pre))!)));
   const t0 = performance.now();
-  const { model } = await trainSegmenter(train, { epochs: ENCODER_EPOCHS, seed: 1, label: 'encoder' });
-  emit('segmenter_test_dice', segmentationTask().evaluate(model, test, 32).dice ?? NaN, { sites: 'site-a+site-b', epochs: ENCODER_EPOCHS, seconds: (performance.now() - t0) / 1000 });
+  const { model } = await trainSegmenter(train, { arch: ENCODER_ARCH, epochs: ENCODER_EPOCHS, seed: 1, label: `encoder (${ENCODER_ARCH})` });
+  emit('segmenter_test_dice', segmentationTask().evaluate(model, test, 32).dice ?? NaN, { arch: ENCODER_ARCH, params: countParams(model).total, sites: 'site-a+site-b', epochs: ENCODER_EPOCHS, seconds: (performance.now() - t0) / 1000, loadavg: os.loadavg().map((v) => Number(v.toFixed(2))) });
   const enc = encoderOf(model);
-  const file = path.join(WORK, 'enc.onnx');
   writeFileSync(file, exportOnnx(enc));
   writeFileSync(`${file}.json`, JSON.stringify({ preprocess: pre }));
 }
 
-/** Mean seconds of a training epoch of encoder + the same decoder on the images of the shots (batch BATCH). */
-async function encoderDecoderEpochSeconds(enc: tf.LayersModel, site: string, pre: PreprocessInput, rows: number[]): Promise<number> {
-  const set = await loadDataset(path.join(site, 'train'), pre);
-  const s = set.size;
-  const embShape = enc.outputs[0].shape.slice(1) as number[];
-  const decoder = buildMaskDecoder({ embedSize: embShape[0], embedChannels: embShape[2], imageSize: s });
-  const image = tf.input({ name: 'image', shape: [s, s, 1] });
-  const box = tf.input({ name: DECODER_BOX_INPUT, shape: [s, s, 1] });
-  const full = tf.model({ inputs: [image, box], outputs: decoder.apply([enc.apply(image) as tf.SymbolicTensor, box]) as tf.SymbolicTensor });
-  const vars = trainableVariables(full);
-  const opt = new LocalOptimizer(vars, { kind: 'adam' });
-  const rng = new Rng(3);
-  const times: number[] = [];
-  for (let epoch = 0; epoch < TIMING_EPOCHS + 1; epoch++) {
-    const t0 = performance.now();
-    const order = rng.shuffle([...rows]);
-    for (let i = 0; i < order.length; i += BATCH) {
-      const picks = order.slice(i, i + BATCH);
-      const x = new Float32Array(picks.length * s * s);
-      const m = new Float32Array(picks.length * s * s);
-      const b = new Float32Array(picks.length * s * s);
-      picks.forEach((r, j) => {
-        x.set(set.x.subarray(r * s * s, (r + 1) * s * s), j * s * s);
-        m.set(set.masks!.subarray(r * s * s, (r + 1) * s * s), j * s * s);
-        rasterizeBox(boxOfMask(set.masks!, s, r * s * s)!, s, b, j * s * s);
-      });
-      const loss = tf.tidy(() => {
-        const [xt, mt, bt] = [x, m, b].map((a) => tf.tensor4d(a, [picks.length, s, s, 1]));
-        const { value, grads } = tf.variableGrads(() => diceBceLoss(full.apply([xt, bt], { training: true }) as tf.Tensor4D, mt), vars);
-        opt.step(vars.map((v) => grads[v.name]), 1e-3);
-        return value;
-      });
-      loss.dataSync();
-      loss.dispose();
-    }
-    if (epoch > 0) times.push((performance.now() - t0) / 1000); // the first epoch warms the kernels
-  }
-  opt.dispose();
-  return times.reduce((a, b) => a + b, 0) / times.length;
-}
-
-/** Mean seconds of a decoder-only training epoch (no validation) over `set`, the first (warm-up) epoch left out. */
-async function decoderEpochSeconds(set: DecoderSet): Promise<number> {
-  const h = set.source.header;
-  const decoder = buildMaskDecoder({ embedSize: h.height, embedChannels: h.channels, imageSize: h.imageSize });
-  const r = await trainMaskDecoder({ model: decoder, train: set, config: { epochs: TIMING_EPOCHS + 1, batchSize: BATCH, lr: 1e-3, seed: 0, augment: fewShotAugment(h.imageSize), label: 'timing' } });
-  decoder.dispose();
-  return r.history.slice(1).reduce((a, e) => a + e.seconds, 0) / TIMING_EPOCHS;
-}
-
 /**
  * Seconds per training epoch on the same shots, decoder-only on cached embeddings against
- * encoder + decoder on the images, for an encoder of width multiplier `width` (the cost does not
- * depend on the weights, so the encoders are timed untrained; the maps are random of their shape).
+ * encoder + decoder on the images, for the encoder of `spec` (`arch` or `arch*width`; the cost
+ * does not depend on the weights, so the encoders are timed untrained).
  */
-async function timing(width: number, site: string, pre: PreprocessInput, shots: DecoderSet): Promise<void> {
-  const enc = encoderOf(buildModel('unet-s', { inputSize: pre.size, inputChannels: 1, widthMultiplier: width, seed: 1 }));
-  const [eh, , ec] = enc.outputs[0].shape.slice(1) as number[];
-  const rng = new Rng(width);
-  const maps = Float32Array.from({ length: eh * eh * ec }, () => Math.abs(rng.normal()));
-  const source = { header: { ...shots.source.header, height: eh, width: eh, channels: ec }, masks: shots.source.masks, row: (): Float32Array => maps.slice() };
-  const decoderOnly = await decoderEpochSeconds({ ...shots, source });
-  const full = await encoderDecoderEpochSeconds(enc, site, pre, shots.rows);
-  const extra = { encoderWidth: width, encoderParams: countParams(enc).total, encoderMacs: countMacs(enc), embedShape: [eh, eh, ec], shots: shots.rows.length, batch: BATCH };
-  emit('epoch_seconds_decoder_only', decoderOnly, extra);
-  emit('epoch_seconds_encoder_decoder', full, extra);
-  emit('epoch_speedup', full / decoderOnly, { ...extra, target: SPEEDUP_TARGET, met: full / decoderOnly >= SPEEDUP_TARGET });
+async function timing(spec: string, site: string, pre: PreprocessInput, rows: number[]): Promise<void> {
+  const [arch, width] = spec.split('*') as [SegmenterArch, string | undefined];
+  const enc = encoderOf(SEGMENTER_SPECS[arch].build({ ...DEFAULT_MODEL_OPTIONS, inputSize: pre.size, inputChannels: 1, widthMultiplier: Number(width ?? 1), seed: 1 }));
+  const set = await loadDataset(path.join(site, 'train'), pre);
+  const t = await timeEpochs(enc, set, rows, BATCH, TIMING_EPOCHS);
+  const round = (a: number[]): number[] => a.map((v) => Number(v.toFixed(3)));
+  const extra = { encoder: spec, encoderParams: countParams(enc).total, encoderMacs: countMacs(enc), embedShape: enc.outputs[0].shape.slice(1), shots: rows.length, batch: BATCH, epochs: TIMING_EPOCHS, loadavg: round(t.loadavg) };
+  emit('epoch_seconds_decoder_only', t.decoderOnly, { ...extra, perEpoch: round(t.decoderOnlyEpochs) });
+  emit('epoch_seconds_encoder_decoder', t.encoderDecoder, { ...extra, perEpoch: round(t.encoderDecoderEpochs) });
+  emit('epoch_speedup', t.encoderDecoder / t.decoderOnly, { ...extra, target: SPEEDUP_TARGET, met: t.encoderDecoder / t.decoderOnly >= SPEEDUP_TARGET });
 }
 
 async function main(): Promise<void> {
@@ -146,9 +93,9 @@ async function main(): Promise<void> {
     await synthesizeFederation({ out: fed, sites: 3, imagesPerSite: IMAGES, size: 128, seed: 5, largeFactor: 1, testFraction: 0.25 });
   }
   const pre: PreprocessInput = { size: SIZE, channels: 1, window: 'file', normalize: 'zscore' };
-  const file = path.join(WORK, 'enc.onnx');
+  const file = path.join(WORK, `enc-${ENCODER_ARCH}.onnx`);
   if (existsSync(file)) emit('encoder_reused', 1, { file, note: 'trained by an earlier run of this bench; delete it to retrain' });
-  else await encoder(fed, pre);
+  else await encoder(fed, pre, file);
   const site = path.join(fed, 'site-c');
   const t0 = performance.now();
   const train = await embedDataset(file, path.join(site, 'train'), pre, { stream: true, refresh: true });
@@ -184,8 +131,7 @@ async function main(): Promise<void> {
     emit(`test_dice_${shots}_shots`, mean(dices), { iou: Number(mean(ious).toFixed(4)), looseBoxDice: Number(mean(loose).toFixed(4)), looseJitterPx: LOOSE.jitterPx, perSeed: dices.map((d) => Number(d.toFixed(4))), testImages: boxOnly.n, site: 'site-c', backend });
   }
   const r = twenty!;
-  const shotSet = decoderSet(train.store.inMemory(), r.shotRows);
-  for (const width of TIMING_WIDTHS) await timing(width, site, pre, shotSet);
+  for (const spec of TIMING_ENCODERS) await timing(spec, site, pre, r.shotRows);
   const m = r.memory;
   const tensorRatio = m.estimate.tensorPeak / m.measured.tensorPeak;
   const rssRatio = m.estimate.total / m.measured.rssPeak;

@@ -20,6 +20,7 @@ export interface SimdExports {
     x: number, dy: number, n: number, h: number, w: number, c: number, oh: number, ow: number, sh: number, sw: number,
     top: number, left: number, dw: number,
   ): void;
+  matmul_tn(a: number, sm: number, sk: number, b: number, m: number, k: number, n: number, out: number): void;
   relu_grad(dy: number, x: number, n: number, dx: number): void;
   adam_update(
     x: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number,

@@ -214,6 +214,66 @@ void dw_filter_grad_3x3(const float* xin, const float* dy, int n, int h, int w, 
   }
 }
 
+// Rows of a and b per block of matmul_tn: a 128-row slice of both stays in L2.
+#define MBLOCK 128
+
+// out[k, n0..n0+8) += Σ_{m ∈ [m0, m1)} a(m, k) · b[m, n0..n0+8) for the KB rows k0..k0+KB.
+#define TILE_8(KB)                                                                                   \
+  static inline void tile##KB##x8(const float* a, long sm, long sk, const float* b, int n, int m0, int m1, \
+                                  int k0, int n0, float* out) {                                      \
+    f4 acc[KB][2];                                                                                   \
+    for (int i = 0; i < KB; i++) acc[i][0] = acc[i][1] = splat(0);                                   \
+    const float* pa = a + m0 * sm + k0 * sk;                                                         \
+    const float* pb = b + (long)m0 * n + n0;                                                         \
+    for (int m = m0; m < m1; m++, pa += sm, pb += n) {                                               \
+      const f4 b0 = ld(pb), b1 = ld(pb + 4);                                                         \
+      for (int i = 0; i < KB; i++) {                                                                 \
+        const f4 av = wasm_v128_load32_splat(pa + i * sk);                                           \
+        acc[i][0] = wasm_f32x4_add(acc[i][0], wasm_f32x4_mul(av, b0));                               \
+        acc[i][1] = wasm_f32x4_add(acc[i][1], wasm_f32x4_mul(av, b1));                               \
+      }                                                                                              \
+    }                                                                                                \
+    for (int i = 0; i < KB; i++) {                                                                   \
+      float* po = out + (long)(k0 + i) * n + n0;                                                     \
+      st(po, wasm_f32x4_add(ld(po), acc[i][0]));                                                     \
+      st(po + 4, wasm_f32x4_add(ld(po + 4), acc[i][1]));                                             \
+    }                                                                                                \
+  }
+TILE_8(4)
+TILE_8(1)
+
+// The same for one column n (scalar), any number of rows k0..k0+1.
+static inline void tile1x1(const float* a, long sm, long sk, const float* b, int n, int m0, int m1, int k0, int n0,
+                           float* out) {
+  float acc = 0;
+  const float* pa = a + m0 * sm + k0 * sk;
+  const float* pb = b + (long)m0 * n + n0;
+  for (int m = m0; m < m1; m++, pa += sm, pb += n) acc += *pa * *pb;
+  out[(long)k0 * n + n0] += acc;
+}
+
+// out[K, N] = Σ_m a(m, k) · b[m, n] with a(m, k) = a[m·sm + k·sk] (sm = K, sk = 1: a is [M, K]
+// row-major, as an NHWC activation; sm = 1, sk = M: a is stored transposed, [K, M]) and b
+// [M, N] row-major: the filter gradient of a convolution, dW = colsᵀ · dy, with no transpose
+// and no packing. Register tiles of 4 × 8 outputs over blocks of MBLOCK rows.
+EXPORT("matmul_tn")
+void matmul_tn(const float* a, int sm, int sk, const float* b, int m, int k, int n, float* out) {
+  for (long i = 0; i < (long)k * n; i++) out[i] = 0;
+  const int n8 = n & ~7, k4 = k & ~3;
+  for (int m0 = 0; m0 < m; m0 += MBLOCK) {
+    const int m1 = min_i(m0 + MBLOCK, m);
+    for (int k0 = 0; k0 < k4; k0 += 4) {
+      for (int n0 = 0; n0 < n8; n0 += 8) tile4x8(a, sm, sk, b, n, m0, m1, k0, n0, out);
+    }
+    for (int k0 = k4; k0 < k; k0++) {
+      for (int n0 = 0; n0 < n8; n0 += 8) tile1x8(a, sm, sk, b, n, m0, m1, k0, n0, out);
+    }
+    for (int k0 = 0; k0 < k; k0++) {
+      for (int n0 = n8; n0 < n; n0++) tile1x1(a, sm, sk, b, n, m0, m1, k0, n0, out);
+    }
+  }
+}
+
 // ReLU's gradient: dx = dy where x > 0, else 0.
 EXPORT("relu_grad")
 void relu_grad(const float* dy, const float* x, int n, float* dx) {

@@ -119,6 +119,26 @@ describe('SIMD depthwise 3×3 filter gradient against the JS reference', () => {
   });
 });
 
+describe('SIMD matmul_tn (dW = colsᵀ · dy) against a float64 loop', () => {
+  const cases = [
+    { m: 301, k: 13, n: 19, transposed: false },
+    { m: 257, k: 9, n: 16, transposed: true },
+    { m: 130, k: 8, n: 7, transposed: false },
+    { m: 3, k: 5, n: 24, transposed: true },
+  ];
+  it.each(cases)('M $m, K $k, N $n, a stored transposed: $transposed', ({ m, k, n, transposed }) => {
+    const a = random(m * k, 51);
+    const b = random(m * n, 52);
+    const at = (mi: number, ki: number): number => (transposed ? a[ki * m + mi] : a[mi * k + ki]);
+    const want = new Float64Array(k * n);
+    for (let mi = 0; mi < m; mi++) for (let ki = 0; ki < k; ki++) for (let ni = 0; ni < n; ni++) want[ki * n + ni] += at(mi, ki) * b[mi * n + ni];
+    const h = new Heap();
+    const out = h.put(new Float32Array(k * n).fill(7));
+    h.k.matmul_tn(h.put(a), transposed ? 1 : k, transposed ? m : 1, h.put(b), m, k, n, out);
+    expect(relError(h.get(out, k * n), want)).toBeLessThan(1e-5);
+  });
+});
+
 describe('SIMD ReLU gradient and Adam step against the JS references', () => {
   it('relu_grad on 1027 values', () => {
     const n = 1027;

@@ -5,6 +5,7 @@ import { ChunkAssembler, chunksOf } from './chunks.ts';
 import { resultHeaderToWire, taskFromWire } from './convert.ts';
 import { RpcError, type RpcCode } from './errors.ts';
 import { SITE_HEADER } from './grpc-server.ts';
+import { FLOW_CONTROL_WINDOW } from './server-window.ts';
 import type { PushReply, PushStatus, ReceivedResult, RegisterReply, Registration, Task } from './types.ts';
 import { federationService, type WireModelChunk, type WirePushReply, type WireResultChunk } from './wire.ts';
 
@@ -19,7 +20,7 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_reconnect_backoff_ms': 2000,
   'grpc.max_receive_message_length': 16 * 1024 * 1024,
   'grpc.keepalive_time_ms': 30_000,
-  'grpc-node.flow_control_window': 16 * 1024 * 1024,
+  'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
 };
 
 /** How a site reaches the coordinator. */

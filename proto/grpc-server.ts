@@ -2,7 +2,9 @@ import * as grpc from '@grpc/grpc-js';
 import type { FederationService } from './api.ts';
 import { ChunkAssembler, chunksOf } from './chunks.ts';
 import { resultFromWire, taskToWire } from './convert.ts';
+import { warn } from '../core/log.ts';
 import { RpcError } from './errors.ts';
+import { widenConnectionWindow, widenStreamWindow } from './server-window.ts';
 import type { Caller } from './types.ts';
 import {
   federationService,
@@ -131,11 +133,13 @@ export function federationHandlers(service: FederationService, maxPayloadBytes =
 /** Starts a gRPC server for `service`; resolves once it listens (port 0 picks a free one). */
 export async function serveFederation(service: FederationService, opts: ServeOptions): Promise<RunningServer> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  const streamWindow = widenStreamWindow(server);
   server.addService(federationService(), federationHandlers(service, opts.maxPayloadBytes));
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${opts.port}`, opts.credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );
+  if (!streamWindow || widenConnectionWindow(server) === 0) warn('grpc-js internals changed: the server keeps 64 KB flow-control windows (pushes are slower)');
   return {
     port,
     stop: () =>

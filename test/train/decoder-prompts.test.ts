@@ -1,7 +1,13 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../core/rng.ts';
+import { EmbeddingFile, writeEmbeddingFile } from '../../distill/embedding-store.ts';
+import { fromHalf, toHalf } from '../../distill/float16.ts';
 import { boxOfMask, jitterBox, medsamJitter, rasterizeBox } from '../../train/box-prompt.ts';
-import { decoderSet, makeDecoderBatch } from '../../train/decoder-data.ts';
+import { cachedBytes, decoderSet, float32Source, makeDecoderBatch } from '../../train/decoder-data.ts';
+import { estimateMemory } from '../../train/memory-plan.ts';
 import { dihedral, mapBox, mapGrid } from '../../train/dihedral.ts';
 import { iou } from '../../train/mask-decoder-train.ts';
 import { dice } from '../../train/metrics.ts';
@@ -96,6 +102,59 @@ describe('dihedral moves', () => {
     });
     expect(seen.size).toBeGreaterThan(1);
     [b.embedding, b.box, b.masks].forEach((t) => t.dispose());
+  });
+});
+
+describe('decoder data', () => {
+  it('caches chosen rows of a float16 file once as float32: same values, copies out, others read through', async () => {
+    const [n, h, c, s] = [5, 4, 3, 8];
+    const values = Float32Array.from({ length: n * h * h * c }, (_, i) => Math.sin(i) * 3);
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'f32-cache-')), 'e.f16');
+    const header = { key: 'k', encoderSha256: 'e', preprocess: null, n, height: h, width: h, channels: c, imageSize: s, files: [], labels: [], hasMasks: true };
+    await writeEmbeddingFile(file, { header, embeddings: values, masks: new Float32Array(n * s * s).fill(1) });
+    const store = EmbeddingFile.open(file, true)!;
+    const cached = float32Source(store, [1, 3, 3]);
+    for (const r of [0, 1, 3, 4]) {
+      // the float16 rounding of each value, decoded by hand
+      const want = Array.from(values.subarray(r * h * h * c, (r + 1) * h * h * c), (v) => fromHalf(toHalf(v)));
+      expect(Array.from(cached.row(r)), `row ${r}`).toEqual(want);
+      const out = new Float32Array(h * h * c);
+      expect(cached.row(r, out)).toBe(out);
+      expect(Array.from(out)).toEqual(want);
+    }
+    cached.row(1).fill(99);
+    expect(cached.row(1)[0]).toBe(fromHalf(toHalf(values[h * h * c])));
+    // the planner counts the float32 cache: 4 bytes a value
+    expect(cachedBytes(header, 2)).toBe(2 * h * h * c * 4);
+    expect(estimateMemory({ images: 2, embeddingBytes: 4, embedShape: [h, h, c], imageSize: s, params: 10, activationsPerImage: 10, baselineBytes: 0 }, 1, 'memory').embeddings).toBe(cachedBytes(header, 2));
+  });
+
+  it('adds seeded noise of the asked size, a different draw for each pair', () => {
+    const [h, c, s] = [8, 64, 8];
+    const map = Float32Array.from({ length: h * h * c }, (_, i) => (i % 2 ? 3 : -1)); // mean 1, sd 2
+    const masks = new Float32Array(2 * s * s).fill(1);
+    const source = { header: { n: 2, height: h, width: h, channels: c, imageSize: s } as never, masks, row: (): Float32Array => map.slice() };
+    const set = decoderSet(source);
+    const aug = { dihedral: false, jitterPx: 0, noise: 0.25 };
+    const noise = (seed: number): Float32Array[] => {
+      const b = makeDecoderBatch(set, [0, 0, 1], aug, new Rng(seed));
+      const e = b.embedding.dataSync();
+      [b.embedding, b.box, b.masks].forEach((t) => t.dispose());
+      return [0, 1, 2].map((k) => Float32Array.from(map, (v, i) => e[k * map.length + i] - v));
+    };
+    const a = noise(1);
+    for (const z of a) {
+      const mean = z.reduce((x, y) => x + y, 0) / z.length;
+      const sd = Math.sqrt(z.reduce((x, y) => x + (y - mean) ** 2, 0) / z.length);
+      expect(Math.abs(mean)).toBeLessThan(0.03);
+      expect(sd / 0.5).toBeGreaterThan(0.95); // 0.25 × the map's sd of 2
+      expect(sd / 0.5).toBeLessThan(1.05);
+    }
+    const corr = (x: Float32Array, y: Float32Array): number => x.reduce((t, v, i) => t + v * y[i], 0) / Math.sqrt(x.reduce((t, v) => t + v * v, 0) * y.reduce((t, v) => t + v * v, 0));
+    expect(Math.abs(corr(a[0], a[1]))).toBeLessThan(0.1);
+    expect(Math.abs(corr(a[0], a[2]))).toBeLessThan(0.1);
+    expect(noise(1).map((z) => Array.from(z))).toEqual(a.map((z) => Array.from(z)));
+    expect(Array.from(noise(2)[0])).not.toEqual(Array.from(a[0]));
   });
 });
 

@@ -1,58 +1,68 @@
 import type { NamedTensor } from '../../core/tensors.ts';
 
+/** Most arrays summed in one pass: beyond eight, V8's loop runs out of registers and slows down. */
+const MAX_GROUP = 8;
+
 /**
- * out = Σ_k weights[k] · arrays[k], element-wise (the core of FedAvg). Arrays are summed
- * eight (then four, two, one) per pass, so `out` is read and written once per group rather
- * than once per array: the loop is bound by the loads of the updates, not of `out`.
+ * out = Σ_k weights[k] · arrays[k], element-wise (the core of FedAvg). The arrays are split
+ * into as few passes of at most eight as possible, of near-equal size (10 → 5 + 5, not
+ * 8 + 2), each pass a loop specialised to its count: `out` is written once per pass, and
+ * every element is read from each update exactly once. Sums run in float64 within a pass.
  */
 export function weightedSum(arrays: readonly Float32Array[], weights: readonly number[], out = new Float32Array(arrays[0]?.length ?? 0)): Float32Array {
   if (arrays.length !== weights.length) throw new Error(`${arrays.length} arrays but ${weights.length} weights`);
   const n = out.length;
   for (const a of arrays) if (a.length !== n) throw new Error(`array of ${a.length} values, expected ${n}`);
+  if (arrays.length === 0) return out.fill(0);
+  const passes = Math.ceil(arrays.length / MAX_GROUP);
   let k = 0;
-  while (k < arrays.length) {
-    const left = arrays.length - k;
-    const first = k === 0;
-    if (left >= 8) sum8(out, arrays, weights, k, first);
-    else if (left >= 4) sum4(out, arrays, weights, k, first);
-    else if (left >= 2) sum2(out, arrays, weights, k, first);
-    else sum1(out, arrays[k], weights[k], first);
-    k += left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+  for (let p = 0; p < passes; p++) {
+    const size = Math.ceil((arrays.length - k) / (passes - p));
+    SUMS[size](out, arrays.slice(k, k + size), weights.slice(k, k + size), p === 0);
+    k += size;
   }
   return out;
 }
 
-function sum8(out: Float32Array, A: readonly Float32Array[], W: readonly number[], k: number, first: boolean): void {
-  const [a, b, c, d, e, f, g, h] = A.slice(k, k + 8);
-  const [wa, wb, wc, wd, we, wf, wg, wh] = W.slice(k, k + 8);
-  const n = out.length;
-  if (first) for (let j = 0; j < n; j++) out[j] = wa * a[j] + wb * b[j] + wc * c[j] + wd * d[j] + we * e[j] + wf * f[j] + wg * g[j] + wh * h[j];
-  else for (let j = 0; j < n; j++) out[j] += wa * a[j] + wb * b[j] + wc * c[j] + wd * d[j] + we * e[j] + wf * f[j] + wg * g[j] + wh * h[j];
-}
+/** One pass over `A.length` arrays: out = Σ w·a (first pass) or out += Σ w·a. */
+type Pass = (out: Float32Array, A: readonly Float32Array[], W: readonly number[], first: boolean) => void;
 
-function sum4(out: Float32Array, A: readonly Float32Array[], W: readonly number[], k: number, first: boolean): void {
-  const [a, b, c, d] = A.slice(k, k + 4);
-  const [wa, wb, wc, wd] = W.slice(k, k + 4);
-  const n = out.length;
-  if (first) for (let j = 0; j < n; j++) out[j] = wa * a[j] + wb * b[j] + wc * c[j] + wd * d[j];
-  else for (let j = 0; j < n; j++) out[j] += wa * a[j] + wb * b[j] + wc * c[j] + wd * d[j];
-}
-
-function sum2(out: Float32Array, A: readonly Float32Array[], W: readonly number[], k: number, first: boolean): void {
-  const a = A[k];
-  const b = A[k + 1];
-  const wa = W[k];
-  const wb = W[k + 1];
-  const n = out.length;
-  if (first) for (let j = 0; j < n; j++) out[j] = wa * a[j] + wb * b[j];
-  else for (let j = 0; j < n; j++) out[j] += wa * a[j] + wb * b[j];
-}
-
-function sum1(out: Float32Array, a: Float32Array, wa: number, first: boolean): void {
-  const n = out.length;
-  if (first) for (let j = 0; j < n; j++) out[j] = wa * a[j];
-  else for (let j = 0; j < n; j++) out[j] += wa * a[j];
-}
+// One function per count, so each loop body is straight-line code over local variables.
+const SUMS: readonly Pass[] = [
+  () => {},
+  (out, [a], [wa], first) => {
+    if (first) for (let j = 0; j < out.length; j++) out[j] = wa * a[j];
+    else for (let j = 0; j < out.length; j++) out[j] += wa * a[j];
+  },
+  (out, [a, b], [wa, wb], first) => {
+    if (first) for (let j = 0; j < out.length; j++) out[j] = wa * a[j] + wb * b[j];
+    else for (let j = 0; j < out.length; j++) out[j] += wa * a[j] + wb * b[j];
+  },
+  (out, [a, b, c], [wa, wb, wc], first) => {
+    if (first) for (let j = 0; j < out.length; j++) out[j] = wa * a[j] + wb * b[j] + wc * c[j];
+    else for (let j = 0; j < out.length; j++) out[j] += wa * a[j] + wb * b[j] + wc * c[j];
+  },
+  (out, [a, b, c, d], [wa, wb, wc, wd], first) => {
+    if (first) for (let j = 0; j < out.length; j++) out[j] = wa * a[j] + wb * b[j] + wc * c[j] + wd * d[j];
+    else for (let j = 0; j < out.length; j++) out[j] += wa * a[j] + wb * b[j] + wc * c[j] + wd * d[j];
+  },
+  (out, [a, b, c, d, e], [wa, wb, wc, wd, we], first) => {
+    if (first) for (let j = 0; j < out.length; j++) out[j] = wa * a[j] + wb * b[j] + wc * c[j] + wd * d[j] + we * e[j];
+    else for (let j = 0; j < out.length; j++) out[j] += wa * a[j] + wb * b[j] + wc * c[j] + wd * d[j] + we * e[j];
+  },
+  (out, [a, b, c, d, e, f], [wa, wb, wc, wd, we, wf], first) => {
+    if (first) for (let j = 0; j < out.length; j++) out[j] = wa * a[j] + wb * b[j] + wc * c[j] + wd * d[j] + we * e[j] + wf * f[j];
+    else for (let j = 0; j < out.length; j++) out[j] += wa * a[j] + wb * b[j] + wc * c[j] + wd * d[j] + we * e[j] + wf * f[j];
+  },
+  (out, [a, b, c, d, e, f, g], [wa, wb, wc, wd, we, wf, wg], first) => {
+    if (first) for (let j = 0; j < out.length; j++) out[j] = wa * a[j] + wb * b[j] + wc * c[j] + wd * d[j] + we * e[j] + wf * f[j] + wg * g[j];
+    else for (let j = 0; j < out.length; j++) out[j] += wa * a[j] + wb * b[j] + wc * c[j] + wd * d[j] + we * e[j] + wf * f[j] + wg * g[j];
+  },
+  (out, [a, b, c, d, e, f, g, h], [wa, wb, wc, wd, we, wf, wg, wh], first) => {
+    if (first) for (let j = 0; j < out.length; j++) out[j] = wa * a[j] + wb * b[j] + wc * c[j] + wd * d[j] + we * e[j] + wf * f[j] + wg * g[j] + wh * h[j];
+    else for (let j = 0; j < out.length; j++) out[j] += wa * a[j] + wb * b[j] + wc * c[j] + wd * d[j] + we * e[j] + wf * f[j] + wg * g[j] + wh * h[j];
+  },
+];
 
 /** One site's weights and how many examples they were trained on. */
 export interface WeightedTensors {

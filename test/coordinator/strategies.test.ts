@@ -22,6 +22,21 @@ describe('weightedSum', () => {
     }
   });
 
+  it('pairs each array with its own weight in every pass (10 → 5 + 5, 17 → 6 + 6 + 5)', () => {
+    // arrays[k] = (k + 1)·[1, 2, 3], weights[k] = 2^-k: s·[1, 2, 3] with s = Σ_k (k+1)·2^-k, summed in float64
+    for (const m of [10, 17]) {
+      const arrays = Array.from({ length: m }, (_, k) => Float32Array.from([1, 2, 3], (v) => (k + 1) * v));
+      const weights = arrays.map((_, k) => 2 ** -k);
+      let s = 0;
+      for (let k = 0; k < m; k++) s += (k + 1) * 2 ** -k;
+      close(weightedSum(arrays, weights), [s, 2 * s, 3 * s], 5);
+    }
+  });
+
+  it('an empty sum is zeros', () => {
+    expect([...weightedSum([], [], Float32Array.from([7, 7]))]).toEqual([0, 0]);
+  });
+
   it('refuses arrays of different lengths', () => {
     expect(() => weightedSum([new Float32Array(2), new Float32Array(3)], [1, 1])).toThrow(/expected 2/);
   });

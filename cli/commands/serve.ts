@@ -68,6 +68,10 @@ function watchRepository(server: ModelServer, everyMs: number): NodeJS.Timeout |
 }
 
 async function serve(opts: ServeOptions): Promise<void> {
+  // Batching on or off, the sessions are opened alike (openSession's defaults: ORT's intra-op
+  // threads, all graph optimisations). onnxruntime-node runs a session synchronously on the
+  // event loop (after a setImmediate), so unbatched requests never run at once in ORT: they
+  // take turns, each with all intra-op threads, and `concurrency` only lets them queue there.
   const batcher = opts.batching
     ? { maxBatch: opts.maxBatch, maxQueueDelayMs: opts.maxDelayMs, maxQueue: opts.maxQueue, concurrency: 1 }
     : { maxBatch: 1, maxQueueDelayMs: 0, maxQueue: opts.maxQueue, concurrency: Number.POSITIVE_INFINITY };

@@ -38,8 +38,12 @@ export function packTensors(tensors: readonly NamedTensor[]): Uint8Array {
   return out;
 }
 
-/** Inverse of packTensors. Throws on a buffer that is not one (bad magic, truncated). */
-export function unpackTensors(buf: Uint8Array): NamedTensor[] {
+/**
+ * Inverse of packTensors. Throws on a buffer that is not one (bad magic, truncated).
+ * With `view`, each tensor's data is a view on `buf` (no copy) when 4-byte aligned, so it
+ * shares `buf`'s memory: for read-only use of a buffer nobody else writes to.
+ */
+export function unpackTensors(buf: Uint8Array, { view = false }: { view?: boolean } = {}): NamedTensor[] {
   if (buf.length < 8) throw new Error('weights buffer truncated');
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (dv.getUint32(0, true) !== MAGIC) throw new Error('not a fedkd weights buffer (bad magic)');
@@ -50,10 +54,12 @@ export function unpackTensors(buf: Uint8Array): NamedTensor[] {
   return meta.map((m) => {
     const n = sizeOf(m.shape);
     if (off + n * 4 > buf.length) throw new Error(`weights buffer truncated at ${m.name}`);
+    const at = buf.byteOffset + off;
+    off += n * 4;
+    if (view && at % 4 === 0) return { name: m.name, shape: m.shape, dtype: m.dtype, data: new Float32Array(buf.buffer, at, n) };
     // copy so the result is aligned and independent of the input buffer
     const data = new Float32Array(n);
-    new Uint8Array(data.buffer).set(buf.subarray(off, off + n * 4));
-    off += n * 4;
+    new Uint8Array(data.buffer).set(buf.subarray(off - n * 4, off));
     return { name: m.name, shape: m.shape, dtype: m.dtype, data };
   });
 }

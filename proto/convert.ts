@@ -43,10 +43,14 @@ export function encodeWeights(weights: readonly NamedTensor[]): Uint8Array {
   return packTensors(weights);
 }
 
-/** Weights from wire bytes; a malformed payload is the sender's fault (INVALID_ARGUMENT). */
+/**
+ * Weights from wire bytes; a malformed payload is the sender's fault (INVALID_ARGUMENT).
+ * The tensors are views on `bytes` (no copy; a received payload is aligned): read them,
+ * do not write to them.
+ */
 export function decodeWeights(bytes: Uint8Array): NamedTensor[] {
   try {
-    return unpackTensors(bytes);
+    return unpackTensors(bytes, { view: true });
   } catch (e) {
     throw new RpcError('INVALID_ARGUMENT', `malformed weights: ${(e as Error).message}`);
   }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { backendSimd } from '../simd/index.ts';
 import {
   depthwiseBackpropInputImpl,
   flipFilterSpatially,
@@ -9,7 +10,8 @@ import {
 import { allocFloat32, assertNhwcUnitDilation, heapFloat32, release, runWasmKernel } from './wasm_kernel_utils.ts';
 
 /**
- * Input gradient of depthwiseConv2d on wasm. With channel multiplier 1 (every reference
+ * Input gradient of depthwiseConv2d on wasm. 3×3 filters with multiplier 1 and channels a
+ * multiple of 4 (mobile-s) run kernels.c's dw_input_grad_3x3 (SIMD, one scatter pass). Else, with channel multiplier 1 (every reference
  * model) it is the wasm backend's own XNNPACK depthwise convolution, stride 1 and valid
  * padding, of the zero-inserted gradient with the flipped filter; otherwise a direct loop.
  */
@@ -25,6 +27,14 @@ function depthwiseConv2dNativeBackpropInput(args: {
   const fShape = filter.shape as [number, number, number, number];
   const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, fShape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true);
   assertNhwcUnitDilation('DepthwiseConv2dNativeBackpropInput', info);
+  const s = backendSimd(backend);
+  if (s && info.filterHeight === 3 && info.filterWidth === 3 && info.outChannels === info.inChannels && info.inChannels % 4 === 0) {
+    const dx = allocFloat32(backend, info.inShape);
+    const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, strideHeight, strideWidth, padInfo } = info;
+    s.k.dw_input_grad_3x3(s.ptr(dy.dataId), s.ptr(filter.dataId), batchSize, inHeight, inWidth, inChannels, outHeight, outWidth,
+      strideHeight, strideWidth, padInfo.top, padInfo.left, s.ptr(dx.dataId));
+    return dx;
+  }
   if (info.outChannels !== info.inChannels) {
     const dx = allocFloat32(backend, info.inShape);
     depthwiseBackpropInputImpl(heapFloat32(backend, dy), heapFloat32(backend, filter), info, heapFloat32(backend, dx));

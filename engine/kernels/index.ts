@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_UPDATE_KERNELS } from './AdamUpdate.ts';
 import { registerFusedBatchNormLayer } from '../batchnorm-layer.ts';
+import { registerPlainConvLayer } from '../conv-layer.ts';
 import { BATCH_NORM_GRAD_KERNELS, registerBatchNormGradient } from './BatchNormGrad.ts';
 import { registerBatchNormTrainKernels } from './BatchNormTrain.ts';
 import { castOverride } from './Cast.ts';
@@ -74,7 +75,8 @@ export const FUSED_KERNELS: readonly tf.KernelConfig[] = [...BATCH_NORM_GRAD_KER
  * Everything fedkd adds to one backend for training: the missing wasm gradients, fast wasm
  * paths, corrections of faulty tfjs kernels, the fused kernels, the batch-norm, mean and ReLU
  * gradients that use them, and tf.layers' BatchNormalization training through the fused
- * training-mode batch norm (engine/batchnorm-layer.ts). Call after the backend's package is imported; idempotent.
+ * training-mode batch norm (engine/batchnorm-layer.ts), and bias-free Conv2D layers as plain
+ * conv2d (engine/conv-layer.ts). Call after the backend's package is imported; idempotent.
  */
 export function registerTrainingKernels(backendName: 'cpu' | 'wasm'): void {
   if (backendName === 'wasm') {
@@ -90,4 +92,5 @@ export function registerTrainingKernels(backendName: 'cpu' | 'wasm'): void {
   registerMeanGradient();
   registerReluGradient();
   registerFusedBatchNormLayer();
+  registerPlainConvLayer();
 }

@@ -20,6 +20,10 @@ export interface SimdExports {
     x: number, dy: number, n: number, h: number, w: number, c: number, oh: number, ow: number, sh: number, sw: number,
     top: number, left: number, dw: number,
   ): void;
+  dw_input_grad_3x3(
+    dy: number, filter: number, n: number, h: number, w: number, c: number, oh: number, ow: number, sh: number, sw: number,
+    top: number, left: number, dx: number,
+  ): void;
   matmul_tn(a: number, sm: number, sk: number, b: number, m: number, k: number, n: number, out: number): void;
   relu_grad(dy: number, x: number, n: number, dx: number): void;
   adam_update(

@@ -4,6 +4,7 @@ import { Rng } from '../../core/rng.ts';
 import { adamBiasCorrections, adamUpdateImpl } from '../../engine/kernels/AdamUpdate_impl.ts';
 import { batchNormTrainBackwardImpl, batchNormTrainForwardImpl } from '../../engine/kernels/BatchNormTrain_impl.ts';
 import { depthwiseBackpropFilterImpl } from '../../engine/kernels/DepthwiseConv2dNativeBackpropFilter_impl.ts';
+import { depthwiseBackpropInputImpl } from '../../engine/kernels/DepthwiseConv2dNativeBackpropInput_impl.ts';
 import { reluGradImpl } from '../../engine/kernels/ReluGrad_impl.ts';
 import { bnScratchBytes, instantiateSimd, type SimdExports } from '../../engine/simd/index.ts';
 import { relError } from './compare.ts';
@@ -97,15 +98,16 @@ describe('SIMD batch norm (training mode) against the JS reference', () => {
   });
 });
 
-describe('SIMD depthwise 3×3 filter gradient against the JS reference', () => {
-  const cases = [
+const DW_CASES = [
     { n: 3, size: 9, c: 4, stride: 1, pad: 'same' as const },
     { n: 2, size: 11, c: 12, stride: 2, pad: 'same' as const },
     { n: 2, size: 10, c: 8, stride: 2, pad: 'same' as const },
     { n: 1, size: 7, c: 20, stride: 1, pad: 'valid' as const },
     { n: 2, size: 13, c: 4, stride: 2, pad: 'valid' as const },
-  ];
-  it.each(cases)('n $n, $size×$size, c $c, stride $stride, $pad', ({ n, size, c, stride, pad }) => {
+];
+
+describe('SIMD depthwise 3×3 filter and input gradients against the JS references', () => {
+  it.each(DW_CASES)('n $n, $size×$size, c $c, stride $stride, $pad', ({ n, size, c, stride, pad }) => {
     const info = tf.backend_util.computeConv2DInfo([n, size, size, c], [3, 3, c, 1], [stride, stride], [1, 1], pad, undefined, true);
     const x = random(n * size * size * c, 21);
     const dy = random(n * info.outHeight * info.outWidth * c, 22);
@@ -115,6 +117,19 @@ describe('SIMD depthwise 3×3 filter gradient against the JS reference', () => {
     const out = h.alloc(9 * c);
     h.k.dw_filter_grad_3x3(h.put(x), h.put(dy), n, size, size, c, info.outHeight, info.outWidth, stride, stride, info.padInfo.top, info.padInfo.left, out);
     expect(relError(h.get(out, 9 * c), want)).toBeLessThan(1e-5);
+    expect(want.some((v) => Math.abs(v) > 0.1)).toBe(true);
+  });
+
+  it.each(DW_CASES)('input gradient: n $n, $size×$size, c $c, stride $stride, $pad', ({ n, size, c, stride, pad }) => {
+    const info = tf.backend_util.computeConv2DInfo([n, size, size, c], [3, 3, c, 1], [stride, stride], [1, 1], pad, undefined, true);
+    const dy = random(n * info.outHeight * info.outWidth * c, 23);
+    const filter = random(9 * c, 24);
+    const want = new Float32Array(n * size * size * c);
+    depthwiseBackpropInputImpl(dy, filter, info, want);
+    const h = new Heap();
+    const out = h.put(new Float32Array(want.length).fill(3));
+    h.k.dw_input_grad_3x3(h.put(dy), h.put(filter), n, size, size, c, info.outHeight, info.outWidth, stride, stride, info.padInfo.top, info.padInfo.left, out);
+    expect(relError(h.get(out, want.length), want)).toBeLessThan(1e-5);
     expect(want.some((v) => Math.abs(v) > 0.1)).toBe(true);
   });
 });

@@ -1,0 +1,45 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** The fields of tf.layers' Conv2D that its call reads (private in its typings). */
+interface Conv2DLayer {
+  rank: number;
+  kernel: tf.LayerVariable;
+  bias: tf.LayerVariable | null;
+  activation: { getClassName(): string };
+  strides: number[];
+  padding: string;
+  dataFormat: string;
+  dilationRate: number | number[];
+}
+
+type Call = (this: Conv2DLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
+
+let stockCall: Call | undefined;
+
+function plainFits(layer: Conv2DLayer, input: tf.Tensor): boolean {
+  return layer.rank === 2 && layer.bias == null && layer.activation.getClassName() === 'linear' && layer.dataFormat === 'channelsLast' &&
+    (layer.padding === 'same' || layer.padding === 'valid') && input.rank === 4;
+}
+
+/**
+ * Makes tf.layers' Conv2D without bias and activation (every conv that feeds batch norm)
+ * run as tf.conv2d instead of tf.fused.conv2d. The values are the same; the difference is
+ * the gradient: the fused op's custom gradient always computes the input gradient, even of
+ * the model's input image (a full col2im over the largest activation each step), where
+ * Conv2D's registered gradient is evaluated only for inputs that need one. Other Conv2D
+ * layers run tf.layers' own code. Idempotent.
+ */
+export function registerPlainConvLayer(): void {
+  if (stockCall) return;
+  const proto = Object.getPrototypeOf(tf.layers.conv2d({ filters: 1, kernelSize: 1 })) as { call: Call };
+  const stock = proto.call;
+  stockCall = stock;
+  proto.call = function (this: Conv2DLayer, inputs, kwargs) {
+    const input = Array.isArray(inputs) ? inputs[0] : inputs;
+    if ((!Array.isArray(inputs) || inputs.length === 1) && plainFits(this, input)) {
+      const dilations = this.dilationRate as [number, number] | number;
+      return tf.tidy(() => tf.conv2d(input as tf.Tensor4D, this.kernel.read() as tf.Tensor4D, this.strides as [number, number], this.padding as 'same' | 'valid', 'NHWC', dilations));
+    }
+    return stock.call(this, inputs, kwargs);
+  };
+}

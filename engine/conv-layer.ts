@@ -43,3 +43,16 @@ export function registerPlainConvLayer(): void {
     return stock.call(this, inputs, kwargs);
   };
 }
+
+/** Runs `f` with tf.layers' own Conv2D call (for comparisons in tests). */
+export function withStockConvLayer<T>(f: () => T): T {
+  if (!stockCall) return f();
+  const proto = Object.getPrototypeOf(tf.layers.conv2d({ filters: 1, kernelSize: 1 })) as { call: Call };
+  const ours = proto.call;
+  proto.call = stockCall;
+  try {
+    return f();
+  } finally {
+    proto.call = ours;
+  }
+}

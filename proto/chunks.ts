@@ -14,8 +14,23 @@ export function* chunksOf(bytes: Uint8Array, chunkBytes = CHUNK_BYTES): Generato
 }
 
 /**
+ * The chunks of `bytes` (as chunksOf), hashed as they are handed out: the last carries the
+ * whole payload's sha256, so a sender streams without first reading the payload once more.
+ */
+export function* chunksWithTrailingSha256(bytes: Uint8Array, chunkBytes = CHUNK_BYTES): Generator<{ data: Uint8Array; sha256?: string }> {
+  const hash = createHash('sha256');
+  const last = Math.max(1, Math.ceil(bytes.length / chunkBytes)) - 1;
+  let i = 0;
+  for (const data of chunksOf(bytes, chunkBytes)) {
+    hash.update(data);
+    yield i++ === last ? { data, sha256: hash.digest('hex') } : { data };
+  }
+}
+
+/**
  * Reassembles a streamed payload of a declared size and sha256: refuses more bytes than
  * declared (DATA_LOSS) or more than `maxBytes` (INVALID_ARGUMENT), and checks the hash at the end.
+ * An empty `sha256` means the sender gives it after the last chunk, to finish().
  */
 export class ChunkAssembler {
   private readonly buf: Uint8Array;
@@ -40,11 +55,14 @@ export class ChunkAssembler {
     this.received += chunk.length;
   }
 
-  /** The whole payload, once every byte arrived and the sha256 matches. */
-  finish(): Uint8Array {
+  /** The whole payload, once every byte arrived and its sha256 (declared first, or trailing here) matches. */
+  finish(trailingSha256 = ''): Uint8Array {
     if (this.received !== this.totalBytes) throw new RpcError('DATA_LOSS', `payload truncated: ${this.received} of ${this.totalBytes} bytes`);
+    if (this.sha256 && trailingSha256 && trailingSha256 !== this.sha256) throw new RpcError('DATA_LOSS', `the payload's trailing sha256 ${trailingSha256} contradicts its declared ${this.sha256}`);
+    const want = this.sha256 || trailingSha256;
+    if (!want) throw new RpcError('DATA_LOSS', 'payload without a sha256');
     const got = this.hash.digest('hex');
-    if (got !== this.sha256) throw new RpcError('DATA_LOSS', `payload sha256 mismatch: expected ${this.sha256}, got ${got}`);
+    if (got !== want) throw new RpcError('DATA_LOSS', `payload sha256 mismatch: expected ${want}, got ${got}`);
     return this.buf;
   }
 }

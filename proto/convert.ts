@@ -56,7 +56,7 @@ export function decodeWeights(bytes: Uint8Array): NamedTensor[] {
   }
 }
 
-/** The header of a pushed result (sizes and hash describe `payload`). */
+/** The header of a pushed result (size and hash describe `payload`; an empty hash trails in the last chunk). */
 export function resultHeaderToWire(r: ReceivedResult, sha256: string): WireResultHeader {
   return {
     round: r.round,

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { CoordinatorLink } from './api.ts';
-import { ChunkAssembler, chunksOf } from './chunks.ts';
+import { ChunkAssembler, chunksWithTrailingSha256 } from './chunks.ts';
 import { resultHeaderToWire, taskFromWire } from './convert.ts';
 import { RpcError, type RpcCode } from './errors.ts';
 import { SITE_HEADER } from './grpc-server.ts';
@@ -125,7 +124,10 @@ export class GrpcLink implements CoordinatorLink {
     });
   }
 
-  /** Streams a result out: the header first, then the payload in chunks, honouring back-pressure; stops writing once the call has ended. */
+  /**
+   * Streams a result out: the header with the first chunk, the payload's sha256 with the last,
+   * honouring back-pressure; stops writing once the call has ended.
+   */
   pushResult(result: ReceivedResult): Promise<PushReply> {
     let ended: () => void = () => {};
     const callEnded = new Promise<void>((r) => (ended = r));
@@ -136,15 +138,15 @@ export class GrpcLink implements CoordinatorLink {
         else resolve({ status: res!.status as PushStatus, detail: res!.detail });
       };
       const call = this.method('PushResult')(this.metadata, cb) as grpc.ClientWritableStream<WireResultChunk>;
-      const sha = createHash('sha256').update(result.payload).digest('hex');
-      const header = resultHeaderToWire(result, sha);
+      // the sha256 trails in the last chunk: hashing goes along with sending, not before it
+      const header = resultHeaderToWire(result, '');
       (async () => {
         let first = true;
         let done = false;
         void callEnded.then(() => (done = true));
-        for (const data of chunksOf(result.payload)) {
+        for (const { data, sha256 = '' } of chunksWithTrailingSha256(result.payload)) {
           if (done) return;
-          const ok = call.write(first ? { header, data } : { header: null, data });
+          const ok = call.write({ header: first ? header : null, data, sha256 });
           first = false;
           if (!ok) await Promise.race([new Promise<void>((r) => call.once('drain', r)), callEnded]);
         }

@@ -102,16 +102,19 @@ function pushResult(service: FederationService, maxBytes: number): grpc.handleCl
       await service.authenticate(caller);
       let header: WireResultHeader | null = null;
       let asm: ChunkAssembler | null = null;
+      let trailingSha = '';
       for await (const chunk of call as AsyncIterable<WireResultChunk>) {
         if (!asm) {
           if (!chunk.header) throw new RpcError('INVALID_ARGUMENT', 'the first chunk of a result must carry its header');
           header = chunk.header;
           asm = new ChunkAssembler(header.totalBytes, header.sha256, maxBytes);
         }
+        if (trailingSha) throw new RpcError('INVALID_ARGUMENT', 'a chunk after the one carrying the sha256');
         asm.add(chunk.data);
+        trailingSha = chunk.sha256 ?? '';
       }
       if (!asm || !header) throw new RpcError('INVALID_ARGUMENT', 'empty result stream');
-      return service.pushResult(caller, resultFromWire(header, asm.finish()));
+      return service.pushResult(caller, resultFromWire(header, asm.finish(trailingSha)));
     })().then(
       (r) => cb(null, { status: r.status, detail: r.detail }),
       (e) => cb(toStatus(e)),

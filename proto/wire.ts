@@ -60,10 +60,11 @@ export interface WireResultHeader {
   sha256: string;
 }
 
-/** fedkd.v1.ResultChunk: the header travels in the first chunk only. */
+/** fedkd.v1.ResultChunk: the header travels in the first chunk only, the sha256 (if not in the header) in the last. */
 export interface WireResultChunk {
   header?: WireResultHeader | null;
   data: Uint8Array;
+  sha256?: string;
 }
 
 /** fedkd.v1.PushReply. */

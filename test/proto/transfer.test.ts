@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FederationService } from '../../proto/api.ts';
-import { ChunkAssembler, chunksOf } from '../../proto/chunks.ts';
+import { ChunkAssembler, chunksOf, chunksWithTrailingSha256 } from '../../proto/chunks.ts';
 import { channelCredentials, serverCredentials } from '../../proto/credentials.ts';
 import { RpcError } from '../../proto/errors.ts';
 import { GrpcLink } from '../../proto/grpc-link.ts';
 import { serveFederation, type RunningServer } from '../../proto/grpc-server.ts';
 import type { Caller, ReceivedResult } from '../../proto/types.ts';
+import { federationService } from '../../proto/wire.ts';
 
 const MB = 1024 * 1024;
 const hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -57,6 +59,25 @@ class FakeService implements FederationService {
   }
 }
 
+/** Pushes hand-made chunks with a bare grpc-js client, as a site of another make could. */
+function rawPush(address: string, chunks: object[]): Promise<unknown> {
+  const Ctor = grpc.makeGenericClientConstructor(federationService(), 'Federation');
+  const client = new Ctor(address, grpc.credentials.createInsecure());
+  const md = new grpc.Metadata();
+  md.set('x-fedkd-site', 'a');
+  md.set('authorization', 'Bearer secret');
+  return new Promise((resolve, reject) => {
+    const push = (client as unknown as Record<string, (md: grpc.Metadata, cb: (e: unknown, r: unknown) => void) => grpc.ClientWritableStream<object>>).PushResult;
+    const call = push.call(client, md, (e, r) => {
+      client.close();
+      if (e) reject(e);
+      else resolve(r);
+    });
+    for (const c of chunks) call.write(c);
+    call.end();
+  });
+}
+
 describe('chunking', () => {
   it('cuts a payload into views of the chunk size and reassembles it', () => {
     const p = Uint8Array.from([1, 2, 3, 4, 5, 6, 7]);
@@ -77,6 +98,24 @@ describe('chunking', () => {
     const bad = new ChunkAssembler(3, hex(p), 10);
     bad.add(Uint8Array.from([1, 2, 4]));
     expect(() => bad.finish()).toThrow(/sha256 mismatch/);
+  });
+
+  it('hands out the sha256 with the last chunk only, and checks it there', () => {
+    const p = payload(10, 5);
+    const chunks = [...chunksWithTrailingSha256(p, 4)];
+    expect(chunks.map((c) => c.data.length)).toEqual([4, 4, 2]);
+    expect(chunks.map((c) => c.sha256)).toEqual([undefined, undefined, hex(p)]);
+    expect([...chunksWithTrailingSha256(new Uint8Array(0))]).toEqual([{ data: new Uint8Array(0), sha256: hex(new Uint8Array(0)) }]);
+    const assemble = (declared: string, trailing: string): Uint8Array => {
+      const asm = new ChunkAssembler(10, declared, 10);
+      for (const c of chunks) asm.add(c.data);
+      return asm.finish(trailing);
+    };
+    expect(hex(assemble('', hex(p)))).toBe(hex(p));
+    expect(hex(assemble(hex(p), hex(p)))).toBe(hex(p));
+    expect(() => assemble('', hex(p.subarray(1)))).toThrow(/sha256 mismatch/);
+    expect(() => assemble(hex(p), 'f'.repeat(64))).toThrow(/contradicts/);
+    expect(() => assemble('', '')).toThrow(/without a sha256/);
   });
 });
 
@@ -116,6 +155,20 @@ describe('Federation over gRPC (loopback, plain text)', () => {
     expect(r).toMatchObject({ round: 3, kind: 'train', numExamples: 250, isDelta: true, baseSha256: 'b'.repeat(64) });
     expect(r.metrics.loss).toBe(0.25);
     expect(r.metrics.auc).toBeNaN();
+  });
+
+  it('a push checks the sha256 in the header or trailing in the last chunk; a wrong one is DATA_LOSS', async () => {
+    const p = payload(3 * MB + 1, 13);
+    const header = { round: 4, kind: 'TRAIN', numExamples: 2, metricsJson: '{}', isDelta: false, baseSha256: '', totalBytes: p.length };
+    const declared = [{ header: { ...header, sha256: hex(p) }, data: p.subarray(0, MB) }, { data: p.subarray(MB) }];
+    expect(await rawPush(addr(), declared)).toMatchObject({ status: 'accepted' });
+    expect(hex(service.received.at(-1)!.payload)).toBe(hex(p));
+    const trailing = [{ header: { ...header, sha256: '' }, data: p.subarray(0, MB) }, { data: p.subarray(MB), sha256: hex(p) }];
+    expect(await rawPush(addr(), trailing)).toMatchObject({ status: 'accepted' });
+    const wrong = [{ header: { ...header, sha256: '' }, data: p.subarray(0, MB) }, { data: p.subarray(MB), sha256: hex(p.subarray(1)) }];
+    await expect(rawPush(addr(), wrong)).rejects.toMatchObject({ code: grpc.status.DATA_LOSS });
+    const after = [{ header: { ...header, sha256: '' }, data: p.subarray(0, MB), sha256: hex(p) }, { data: p.subarray(MB) }];
+    await expect(rawPush(addr(), after)).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
   });
 
   it('a model whose bytes do not match the asked sha256 is DATA_LOSS', async () => {

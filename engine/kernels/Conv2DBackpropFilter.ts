@@ -22,7 +22,7 @@ function colsTransposed(backend: BackendWasm, x: tf.TensorInfo, info: tf.backend
 
 /**
  * dW = colsᵀ · dy by kernels.c's matmul_tn. A 1×1 stride-1 unpadded convolution reads x
- * itself as cols[M, Ci] (NHWC); others build colsT first.
+ * itself as cols[M, Ci] (NHWC); others build colsT first (kernels.c's im2col_t).
  */
 function simdFilterGradient(s: BackendSimd, backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
   const { filterHeight: kh, filterWidth: kw, inChannels: ci, outChannels: co, padInfo: p } = info;
@@ -34,7 +34,9 @@ function simdFilterGradient(s: BackendSimd, backend: BackendWasm, x: tf.TensorIn
     s.k.matmul_tn(s.ptr(x.dataId), ci, 1, s.ptr(dy.dataId), m, k, co, s.ptr(dw.dataId));
     return dw;
   }
-  const colsT = colsTransposed(backend, x, info, k, m);
+  const colsT = allocFloat32(backend, [k, m]);
+  s.k.im2col_t(s.ptr(x.dataId), info.batchSize, info.inHeight, info.inWidth, ci, info.outHeight, info.outWidth, kh, kw,
+    info.strideHeight, info.strideWidth, p.top, p.left, s.ptr(colsT.dataId));
   s.k.matmul_tn(s.ptr(colsT.dataId), 1, m, s.ptr(dy.dataId), m, k, co, s.ptr(dw.dataId));
   release(backend, colsT);
   return dw;

@@ -24,6 +24,10 @@ export interface SimdExports {
     dy: number, filter: number, n: number, h: number, w: number, c: number, oh: number, ow: number, sh: number, sw: number,
     top: number, left: number, dx: number,
   ): void;
+  im2col_t(
+    x: number, n: number, h: number, w: number, c: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number,
+    top: number, left: number, out: number,
+  ): void;
   matmul_tn(a: number, sm: number, sk: number, b: number, m: number, k: number, n: number, out: number): void;
   relu_grad(dy: number, x: number, n: number, dx: number): void;
   adam_update(

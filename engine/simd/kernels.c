@@ -319,6 +319,41 @@ void matmul_tn(const float* a, int sm, int sk, const float* b, int m, int k, int
   }
 }
 
+// The transposed im2col matrix of an NHWC input x[n, h, w, c]: row (fy·kw + fx)·c + ch, column
+// (b·oh + y)·ow + xx holds x[b, y·sh + fy − top, xx·sw + fx − left, ch], 0 in the padding.
+// out (kh·kw·c · n·oh·ow floats) is overwritten. Pairs with matmul_tn for conv filter gradients.
+EXPORT("im2col_t")
+void im2col_t(const float* x, int n, int h, int w, int c, int oh, int ow, int kh, int kw, int sh, int sw, int top,
+              int left, float* out) {
+  const long m = (long)n * oh * ow;
+  for (int fy = 0; fy < kh; fy++) {
+    for (int fx = 0; fx < kw; fx++) {
+      int xlo = 0;
+      while (xlo < ow && xlo * sw + fx - left < 0) xlo++;
+      int xhi = xlo;
+      while (xhi < ow && xhi * sw + fx - left < w) xhi++;
+      for (int ch = 0; ch < c; ch++) {
+        float* o = out + ((long)(fy * kw + fx) * c + ch) * m;
+        for (int b = 0; b < n; b++) {
+          for (int y = 0; y < oh; y++, o += ow) {
+            const int iy = y * sh + fy - top;
+            if (iy < 0 || iy >= h) {
+              for (int xx = 0; xx < ow; xx++) o[xx] = 0;
+              continue;
+            }
+            const float* xr = x + ((long)(b * h + iy) * w) * c + ch + (long)(fx - left) * c;
+            for (int xx = 0; xx < xlo; xx++) o[xx] = 0;
+            const long step = (long)sw * c;
+            const float* p = xr + xlo * step;
+            for (int xx = xlo; xx < xhi; xx++, p += step) o[xx] = *p;
+            for (int xx = xhi; xx < ow; xx++) o[xx] = 0;
+          }
+        }
+      }
+    }
+  }
+}
+
 // ReLU's gradient: dx = dy where x > 0, else 0.
 EXPORT("relu_grad")
 void relu_grad(const float* dy, const float* x, int n, float* dx) {

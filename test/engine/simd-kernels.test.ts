@@ -4,6 +4,7 @@ import { Rng } from '../../core/rng.ts';
 import { adamBiasCorrections, adamUpdateImpl } from '../../engine/kernels/AdamUpdate_impl.ts';
 import { batchNormTrainBackwardImpl, batchNormTrainForwardImpl } from '../../engine/kernels/BatchNormTrain_impl.ts';
 import { depthwiseBackpropFilterImpl } from '../../engine/kernels/DepthwiseConv2dNativeBackpropFilter_impl.ts';
+import { im2colTransposed } from '../../engine/kernels/im2col_impl.ts';
 import { depthwiseBackpropInputImpl } from '../../engine/kernels/DepthwiseConv2dNativeBackpropInput_impl.ts';
 import { reluGradImpl } from '../../engine/kernels/ReluGrad_impl.ts';
 import { bnScratchBytes, instantiateSimd, type SimdExports } from '../../engine/simd/index.ts';
@@ -151,6 +152,27 @@ describe('SIMD matmul_tn (dW = colsᵀ · dy) against a float64 loop', () => {
     const out = h.put(new Float32Array(k * n).fill(7));
     h.k.matmul_tn(h.put(a), transposed ? 1 : k, transposed ? m : 1, h.put(b), m, k, n, out);
     expect(relError(h.get(out, k * n), want)).toBeLessThan(1e-5);
+  });
+});
+
+describe('SIMD im2col_t against the JS im2colTransposed', () => {
+  it.each([
+    { x: [2, 9, 7, 1], k: [3, 3], s: [2, 2], pad: 'same' as const },
+    { x: [1, 8, 9, 3], k: [3, 2], s: [1, 2], pad: 'valid' as const },
+    { x: [3, 5, 5, 2], k: [5, 5], s: [1, 1], pad: 'same' as const },
+  ])('x $x kernel $k strides $s $pad', ({ x, k, s, pad }) => {
+    const info = tf.backend_util.computeConv2DInfo(x as [number, number, number, number], [k[0], k[1], x[3], 4], s as [number, number], 1, pad);
+    const xs = random(x.reduce((a, b) => a * b, 1), 61);
+    const size = k[0] * k[1] * x[3] * info.batchSize * info.outHeight * info.outWidth;
+    const want = new Float32Array(size);
+    im2colTransposed(xs, info, want);
+    const h = new Heap();
+    const out = h.put(new Float32Array(size).fill(9));
+    h.k.im2col_t(h.put(xs), x[0], x[1], x[2], x[3], info.outHeight, info.outWidth, k[0], k[1], s[0], s[1], info.padInfo.top, info.padInfo.left, out);
+    expect(Array.from(h.get(out, size))).toEqual(Array.from(want));
+    // 'same' padding reads outside the image: those entries must be zeros.
+    if (pad === 'same') expect(want.filter((v) => v === 0).length).toBeGreaterThan(0);
+    expect(want.some((v) => Math.abs(v) > 0.5)).toBe(true);
   });
 });
 

@@ -1,8 +1,11 @@
 // Training speed of mobile-s on wasm, side by side with PyTorch CPU (issue 2, section 6).
 // Prints one JSON line per figure: fedkd's own (`fedkd bench train --json`, one process
 // each, so peak RSS is per run), then PyTorch's (bench/train_torch.py, when a python3 with
-// torch is found), then the ratio the issue's target is stated in.
+// torch is found), then the ratio the issue's target is stated in. Each line carries the
+// 1-minute load average when it was measured (loadBefore), as other work may share the cores.
+// FEDKD_SIMD=0 in the environment measures the JS kernels instead of the SIMD module.
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,9 +28,9 @@ interface Figure {
   [k: string]: unknown;
 }
 
-function lastJsonLine(out: string): Figure | undefined {
+function lastJsonLine(out: string, loadBefore: number): Figure | undefined {
   const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-  return line ? (JSON.parse(line) as Figure) : undefined;
+  return line ? { ...(JSON.parse(line) as Figure), loadBefore: Number(loadBefore.toFixed(2)) } : undefined;
 }
 
 function fedkd(size: number, replicas: number): Figure | undefined {
@@ -35,9 +38,10 @@ function fedkd(size: number, replicas: number): Figure | undefined {
     path.join(root, 'bin', 'fedkd.js'), 'bench', 'train', '--arch', 'mobile-s', '--size', String(size), '--batch', String(BATCH),
     '--backend', 'wasm', '--replicas', String(replicas), '--seconds', String(SECONDS), '--json',
   ];
+  const load = os.loadavg()[0];
   const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: { ...process.env, FEDKD_QUIET: '1' } });
   if (r.status !== 0) process.stderr.write(r.stderr);
-  return lastJsonLine(r.stdout ?? '');
+  return lastJsonLine(r.stdout ?? '', load);
 }
 
 function findTorchPython(): string | undefined {
@@ -45,16 +49,18 @@ function findTorchPython(): string | undefined {
 }
 
 function torch(py: string, size: number, threads: number): Figure | undefined {
+  const load = os.loadavg()[0];
   const r = spawnSync(py, [path.join(root, 'bench', 'train_torch.py'), String(size), String(BATCH), String(threads), String(SECONDS)], { encoding: 'utf8' });
   if (r.status !== 0) process.stderr.write(r.stderr);
-  return lastJsonLine(r.stdout ?? '');
+  return lastJsonLine(r.stdout ?? '', load);
 }
 
 const py = findTorchPython();
 if (!py) process.stderr.write('train.bench: no python3 with torch found; printing fedkd figures only\n');
+const simd = !/^(0|off|false|no)$/i.test(process.env.FEDKD_SIMD ?? '');
 for (const size of SIZES) {
   const ours = REPLICAS.map((r) => fedkd(size, r)).filter((f): f is Figure => f !== undefined);
-  for (const f of ours) console.log(JSON.stringify({ bench: 'train', ...f }));
+  for (const f of ours) console.log(JSON.stringify({ bench: 'train', simd, ...f }));
   if (!py || ours.length === 0) continue;
   const best = ours.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
   const leanest = ours.reduce((a, b) => ((b.cpuSecondsPerImage ?? Infinity) < (a.cpuSecondsPerImage ?? Infinity) ? b : a));

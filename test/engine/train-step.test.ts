@@ -77,6 +77,16 @@ describe('one training step, wasm against cpu', () => {
     await compareStep(() => separableNet(16, 3), [6, 16, 16, 1], labels, (y, out) => tf.losses.softmaxCrossEntropy(y, out));
   });
 
+  it('depthwise-separable classifier with the SIMD kernels off (FEDKD_SIMD=0: the JS kernels on the wasm heap)', async () => {
+    const labels = (n: number): tf.Tensor => tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, i) => (i + 1) % 3), 'int32'), 3);
+    process.env.FEDKD_SIMD = '0';
+    try {
+      await compareStep(() => separableNet(16, 3), [4, 16, 16, 1], labels, (y, out) => tf.losses.softmaxCrossEntropy(y, out));
+    } finally {
+      delete process.env.FEDKD_SIMD;
+    }
+  });
+
   it('encoder-decoder (max pool, conv2dTranspose, upsampling, concat; sigmoid cross-entropy)', async () => {
     const masks = (n: number): tf.Tensor => tf.tensor(seeded([n, 12, 12, 1], 12).map((v) => (v > 0 ? 1 : 0)), [n, 12, 12, 1]);
     await compareStep(() => encoderDecoder(12), [3, 12, 12, 1], masks, (y, out) => tf.losses.sigmoidCrossEntropy(y, out));

@@ -17,7 +17,7 @@ export const SEGMENTER_SPECS: Record<SegmenterArch, { build: (o: ModelOptions) =
   'unet-l': {
     build: buildUnetL,
     encoderOutput: UNET_L_ENCODER_OUTPUT,
-    description: 'the segmentation teacher: heavy residual encoder (1.2M parameters, [S/4, S/4, 128] embeddings), light decoder half',
+    description: 'the segmentation teacher: heavy residual encoder (1.2M parameters, [S/4, S/4, 128] standardised embeddings), light decoder half',
   },
   'unet-s': { build: buildUnetS, encoderOutput: UNET_ENCODER_OUTPUT, description: 'a small U-Net (72k-parameter encoder, [S/4, S/4, 64] embeddings), for quick runs and tests' },
 };
@@ -25,7 +25,7 @@ export const SEGMENTER_SPECS: Record<SegmenterArch, { build: (o: ModelOptions) =
 /**
  * The encoder half of a segmentation network as its own model: the same input, the output of
  * layer `outputLayer` (by default the end of the encoder of the network named `model.name`:
- * unet-l's residual body, [N, S/4, S/4, 128]; unet-s's bottleneck, [N, S/4, S/4, 64]), sharing
+ * unet-l's neck, [N, S/4, S/4, 128]; unet-s's bottleneck, [N, S/4, S/4, 64]), sharing
  * the trained weights. An unknown layer is a UserError.
  */
 export function encoderOf(model: tf.LayersModel, outputLayer = (SEGMENTER_SPECS as Record<string, { encoderOutput: string } | undefined>)[model.name]?.encoderOutput ?? UNET_ENCODER_OUTPUT): tf.LayersModel {

@@ -10,8 +10,8 @@ export const UNET_L_EMBED_CHANNELS = 128;
 export const UNET_L_BLOCKS = 4;
 /** Channels of the light decoder half, at half and at full resolution. */
 const DECODER = [32, 16] as const;
-/** The layer whose output is unet-l's embedding map (the body's last block), [N, S/4, S/4, 128]. */
-export const UNET_L_ENCODER_OUTPUT = `body/block${UNET_L_BLOCKS}/relu`;
+/** The layer whose output is unet-l's embedding map (the neck after the body), [N, S/4, S/4, 128]. */
+export const UNET_L_ENCODER_OUTPUT = 'neck/bn';
 
 /**
  * A basic residual block (He et al. 2016, "Deep Residual Learning", arXiv:1512.03385):
@@ -42,11 +42,13 @@ function upStage(f: LayerFactory, x: tf.SymbolicTensor, skip: tf.SymbolicTensor,
  * split (Kirillov et al. 2023, arXiv:2304.02643; Ma et al. 2024, Nat. Commun. 15:654): stem
  * `enc1` (double conv, 32 channels) and `enc2` (double conv, 64) each followed by 2×2 max
  * pooling, then a body of four residual blocks at 128 channels at a quarter of the input side
- * (`body/blockK`; the last one's output is the embedding map, `UNET_L_ENCODER_OUTPUT`), and a light
+ * (`body/blockK`), a neck (`neck/conv` 1×1, `neck/bn`, no ReLU: SAM's neck ends in a norm too)
+ * whose output is the embedding map (`UNET_L_ENCODER_OUTPUT`; per-channel standardised, so a
+ * decoder trained on it sees unit-scale inputs, not the residual sums' growing ones), and a light
  * decoder half (`dec2`, `dec1`: nearest upsampling, skip concatenation, one conv-BN-ReLU of 32
  * and 16 channels) with a 1×1 conv `head/mask` giving one channel of mask logits [N, S, S, 1].
- * At width 1: 1.25M parameters, 1.18M of them in the encoder (about teacher-l's size, 60× the
- * default mask decoder), 475M multiply-adds per 64-px image. The input size must be divisible by 4.
+ * At width 1: 1.27M parameters, 1.20M of them in the encoder (about teacher-l's size, 60× the
+ * default mask decoder), 480M multiply-adds per 64-px image. The input size must be divisible by 4.
  */
 export function buildUnetL(opts: ModelOptions): tf.LayersModel {
   if (opts.inputSize % 4 !== 0) throw new UserError(`unet-l needs an input size divisible by 4, got ${opts.inputSize}`);
@@ -56,6 +58,7 @@ export function buildUnetL(opts: ModelOptions): tf.LayersModel {
   const enc2 = doubleConv(f, f.maxPool(enc1, 'pool1'), 'enc2', f.width(STEM[1]));
   let x = f.maxPool(enc2, 'pool2');
   for (let b = 1; b <= UNET_L_BLOCKS; b++) x = residualBlock(f, x, `body/block${b}`, f.width(UNET_L_EMBED_CHANNELS));
+  x = f.bn(f.conv(x, 'neck/conv', f.width(UNET_L_EMBED_CHANNELS), 1), 'neck/bn');
   x = upStage(f, x, enc2, 'dec2', f.width(DECODER[0]));
   x = upStage(f, x, enc1, 'dec1', f.width(DECODER[1]));
   const mask = f.conv(x, 'head/mask', 1, 1, 1, true);

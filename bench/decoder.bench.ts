@@ -66,6 +66,7 @@ async function encoder(fed: string, pre: PreprocessInput, file: string): Promise
   const enc = encoderOf(model);
   writeFileSync(file, exportOnnx(enc));
   writeFileSync(`${file}.json`, JSON.stringify({ preprocess: pre }));
+  model.dispose(); // its tensors would count in the decoder runs' measured peaks
 }
 
 /**

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import type { NamedTensor } from '../core/tensors.ts';
@@ -35,7 +35,7 @@ export interface FewShotOptions {
 /** Peak memory: the planner's estimate and what was measured. */
 export interface MemoryReport {
   estimate: MemoryEstimate;
-  /** tf.profile's peak tensor bytes over the first step, and the largest RSS sampled after each step. */
+  /** tf.profile's peak tensor bytes over the first step (less the tensors alive before the run), and the largest RSS sampled after each step. */
   measured: { tensorPeak: number; rssPeak: number };
 }
 
@@ -74,6 +74,7 @@ export async function finetuneDecoder(input: {
 }): Promise<FewShotResult> {
   const o = input.options;
   const h = input.trainStore.header;
+  const tensorsBefore = tf.memory().numBytes;
   const model = buildMaskDecoder({ embedSize: h.height, embedChannels: h.channels, imageSize: h.imageSize, width: o.decoderWidth, seed: o.seed });
   const prompted = decoderSet(input.trainStore);
   const baseline = process.memoryUsage().rss;
@@ -100,7 +101,7 @@ export async function finetuneDecoder(input: {
       measured.rssPeak = Math.max(measured.rssPeak, process.memoryUsage().rss);
     },
     onFirstStepPeak: (b) => {
-      measured.tensorPeak = b;
+      measured.tensorPeak = b - tensorsBefore; // the run's own tensors, as the planner counts them
     },
   });
   const testSet = input.testStore ? decoderSet(input.testStore) : undefined;

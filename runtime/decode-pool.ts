@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { warn } from '../core/log.ts';
 import { UserError } from '../core/errors.ts';
 import { OverloadError } from './batcher.ts';
 import type { DecodeWorkerData, DecodeWorkerJob, DecodeWorkerReply } from './decode-worker.ts';
@@ -25,58 +26,78 @@ interface Waiting {
   reject(e: Error): void;
 }
 
+/** One worker thread, whether its module has loaded, and the ids of the jobs it holds. */
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  jobs: Set<number>;
+}
+
 /**
  * Image decoding and preprocessing for the server, off the event loop: a pool of worker
  * threads, each running the same PrepareImage as the in-thread path (the module named in the
  * options). Posted bytes are transferred to the worker, and the model input back, so nothing
  * is copied. User errors come back as UserError (HTTP 400); a full queue is an OverloadError.
+ * A worker that dies fails only the jobs it held, and a fresh one takes its place.
  */
 export class DecodePool {
-  private readonly workers: Worker[] = [];
-  private readonly busy: number[] = [];
+  private readonly slots: Slot[] = [];
   private readonly waiting = new Map<number, Waiting>();
   private readonly queue: DecodeWorkerJob[] = [];
   private readonly maxQueue: number;
+  private readonly workerData: DecodeWorkerData;
   private nextId = 0;
-  private failure: Error | undefined;
+  private closed = false;
 
   private constructor(opts: DecodePoolOptions) {
     this.maxQueue = opts.maxQueue ?? 1024;
+    this.workerData = { module: opts.module, options: opts.options };
   }
 
   /** Starts the workers and waits until each has loaded its module; throws what a worker threw while loading. */
   static async start(opts: DecodePoolOptions): Promise<DecodePool> {
     const pool = new DecodePool(opts);
-    const workerData: DecodeWorkerData = { module: opts.module, options: opts.options };
-    const ready: Promise<void>[] = [];
-    for (let i = 0; i < Math.max(1, opts.size ?? availableParallelism()); i++) {
-      const w = new Worker(new URL('./decode-worker-entry.js', import.meta.url), { workerData });
-      ready.push(
-        new Promise((resolve, reject) => {
-          w.once('message', () => resolve());
-          w.once('error', reject);
-        }),
-      );
-      pool.workers.push(w);
-      pool.busy.push(0);
-    }
+    const n = Math.max(1, opts.size ?? availableParallelism());
     try {
-      await Promise.all(ready);
+      await Promise.all(Array.from({ length: n }, (_, i) => pool.spawn(i)));
     } catch (e) {
       await pool.close();
       throw e;
     }
-    pool.workers.forEach((w, i) => {
-      w.on('message', (r: DecodeWorkerReply) => pool.settle(i, r));
-      w.on('error', (e) => pool.failAll(e));
-      w.on('exit', (code) => pool.failAll(new Error(`decode worker exited with code ${code}`)));
-    });
     return pool;
+  }
+
+  /** Starts the worker of slot `i`; resolves once its module has loaded. */
+  private spawn(i: number): Promise<void> {
+    const worker = new Worker(new URL('./decode-worker-entry.js', import.meta.url), { workerData: this.workerData });
+    const slot: Slot = { worker, ready: false, jobs: new Set() };
+    this.slots[i] = slot;
+    return new Promise((resolve, reject) => {
+      worker.once('message', () => {
+        slot.ready = true;
+        worker.on('message', (r: DecodeWorkerReply) => this.settle(slot, r));
+        worker.on('exit', (code) => this.replace(i, slot, new Error(`decode worker exited with code ${code}`)));
+        resolve();
+        this.pump();
+      });
+      worker.once('error', (e) => (slot.ready ? this.replace(i, slot, e) : reject(e)));
+    });
+  }
+
+  /** A worker died: its jobs fail, and unless the pool is closing a new worker takes the slot. */
+  private replace(i: number, slot: Slot, e: Error): void {
+    if (this.slots[i] !== slot) return;
+    slot.ready = false;
+    for (const id of slot.jobs) this.finish(id)?.reject(e);
+    slot.jobs.clear();
+    if (this.closed) return;
+    warn(`${e.message}; starting a new one`);
+    this.spawn(i).catch((err: unknown) => warn(`a decode worker failed to start: ${err instanceof Error ? err.message : err}`));
   }
 
   /** Number of worker threads. */
   get size(): number {
-    return this.workers.length;
+    return this.slots.length;
   }
 
   /** Jobs waiting for a worker. */
@@ -86,7 +107,7 @@ export class DecodePool {
 
   /** Decodes and prepares one request's image on some worker. The job's bytes are transferred: do not use them afterwards. */
   run(job: PrepareJob): Promise<PreparedImage> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error('decode pool closed'));
     if (this.queue.length >= this.maxQueue) return Promise.reject(new OverloadError(this.queue.length, this.maxQueue));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -98,20 +119,25 @@ export class DecodePool {
 
   private pump(): void {
     while (this.queue.length > 0) {
-      let best = 0;
-      for (let i = 1; i < this.busy.length; i++) if (this.busy[i] < this.busy[best]) best = i;
-      if (this.busy[best] >= PIPELINE_DEPTH) return;
+      let best: Slot | undefined;
+      for (const s of this.slots) if (s?.ready && (!best || s.jobs.size < best.jobs.size)) best = s;
+      if (!best || best.jobs.size >= PIPELINE_DEPTH) return;
       const job = this.queue.shift() as DecodeWorkerJob;
-      this.busy[best]++;
+      best.jobs.add(job.id);
       const own = job.bytes.byteOffset === 0 && job.bytes.byteLength === job.bytes.buffer.byteLength && job.bytes.buffer instanceof ArrayBuffer;
-      this.workers[best].postMessage(job, own ? [job.bytes.buffer as ArrayBuffer] : []);
+      best.worker.postMessage(job, own ? [job.bytes.buffer as ArrayBuffer] : []);
     }
   }
 
-  private settle(worker: number, r: DecodeWorkerReply): void {
-    this.busy[worker]--;
-    const w = this.waiting.get(r.id);
-    this.waiting.delete(r.id);
+  private finish(id: number): Waiting | undefined {
+    const w = this.waiting.get(id);
+    this.waiting.delete(id);
+    return w;
+  }
+
+  private settle(slot: Slot, r: DecodeWorkerReply): void {
+    slot.jobs.delete(r.id);
+    const w = this.finish(r.id);
     if (w) {
       if (r.ok) w.resolve(r.result);
       else w.reject(r.user ? new UserError(r.message) : new Error(r.message));
@@ -119,17 +145,13 @@ export class DecodePool {
     this.pump();
   }
 
-  private failAll(e: Error): void {
-    if (this.failure) return;
-    this.failure = e;
+  /** Stops the workers; jobs not yet answered are rejected. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const e = new Error('decode pool closed');
     for (const w of this.waiting.values()) w.reject(e);
     this.waiting.clear();
     this.queue.length = 0;
-  }
-
-  /** Stops the workers; pending jobs are rejected. */
-  async close(): Promise<void> {
-    this.failAll(new Error('decode pool closed'));
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.slots.filter(Boolean).map((s) => s.worker.terminate()));
   }
 }

@@ -78,4 +78,17 @@ describe('the decode pool', () => {
       await small.close();
     }
   });
+
+  it('fails only the jobs of a worker that dies, and starts a new one', async () => {
+    const crashy = await DecodePool.start({ module: pathToFileURL(path.join(ROOT, 'test', 'runtime', 'fixtures', 'crashy-prepare.ts')).href, size: 1 });
+    try {
+      const ask = (name: string, bytes: number[]) => crashy.run({ bytes: Uint8Array.from(bytes), name, shape: [1, 1, bytes.length], display: false });
+      const [a, b] = [ask('crash', [1]), ask('after', [7, 9])];
+      await expect(a).rejects.toThrow(/^decode worker exited with code 3$/);
+      await expect(b).rejects.toThrow(/^decode worker exited with code 3$/);
+      expect(Array.from((await ask('later', [4, 5, 6])).input)).toEqual([4, 5, 6]);
+    } finally {
+      await crashy.close();
+    }
+  });
 });

@@ -65,6 +65,22 @@ describe('fedkd serve under overload and with bad requests', () => {
     expect(JSON.parse(reply.body).error).toBe(`request body over ${MAX_BODY_BYTES} bytes`);
   });
 
+  it('reads a chunked body (no Content-Length) sent in pieces', async () => {
+    const url = new URL(srv.url);
+    const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request({ host: url.hostname, port: url.port, path: '/v1/predict', method: 'POST' }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += String(c)));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.write(PNG4.subarray(0, 30));
+      setTimeout(() => req.end(PNG4.subarray(30)), 20);
+    });
+    expect(reply.status).toBe(200);
+    expect(JSON.parse(reply.body).probabilities[0]).toBeCloseTo(P0, 6);
+  });
+
   it('names a bad image in a 400 from the in-thread decoder too', async () => {
     const res = await fetch(`${srv.url}/v1/predict?name=scan.png`, { method: 'POST', body: new Uint8Array(PNG4.subarray(0, 40)) });
     expect(res.status).toBe(400);

@@ -84,24 +84,34 @@ static void channel_sums(const float* a, const float* ka, const float* b, const 
 }
 
 // out[r,j] = (a[r,j] − ka[j])·k1[j] + (b[r,j] − kb[j])·k2[j] + k3[j]; b may be null (no b term).
+// Blocked like channel_sums: per block of rows and group of 4 channels the parameters stay in
+// registers and the rows stream past.
 static void channel_affine(const float* a, const float* ka, const float* k1, const float* b, const float* kb,
                            const float* k2, const float* k3, int rows, int c, float* out) {
   const int c4 = c & ~3;
-  for (int r = 0; r < rows; r++) {
-    const float* pa = a + (long)r * c;
-    float* po = out + (long)r * c;
-    int j = 0;
-    if (b) {
-      const float* pb = b + (long)r * c;
-      for (; j < c4; j += 4) {
-        const f4 ta = wasm_f32x4_mul(wasm_f32x4_sub(ld(pa + j), ld(ka + j)), ld(k1 + j));
-        const f4 tb = wasm_f32x4_mul(wasm_f32x4_sub(ld(pb + j), ld(kb + j)), ld(k2 + j));
-        st(po + j, wasm_f32x4_add(wasm_f32x4_add(ta, tb), ld(k3 + j)));
+  for (int r0 = 0; r0 < rows; r0 += BLOCK) {
+    const int r1 = min_i(r0 + BLOCK, rows);
+    for (int j = 0; j < c4; j += 4) {
+      const f4 vka = ld(ka + j), vk1 = ld(k1 + j), vk3 = ld(k3 + j);
+      const float* pa = a + (long)r0 * c + j;
+      float* po = out + (long)r0 * c + j;
+      if (b) {
+        const f4 vkb = ld(kb + j), vk2 = ld(k2 + j);
+        const float* pb = b + (long)r0 * c + j;
+        for (int r = r0; r < r1; r++, pa += c, pb += c, po += c) {
+          const f4 ta = wasm_f32x4_mul(wasm_f32x4_sub(ld(pa), vka), vk1);
+          const f4 tb = wasm_f32x4_mul(wasm_f32x4_sub(ld(pb), vkb), vk2);
+          st(po, wasm_f32x4_add(wasm_f32x4_add(ta, tb), vk3));
+        }
+      } else {
+        for (int r = r0; r < r1; r++, pa += c, po += c) st(po, wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_sub(ld(pa), vka), vk1), vk3));
       }
-      for (; j < c; j++) po[j] = (pa[j] - ka[j]) * k1[j] + (pb[j] - kb[j]) * k2[j] + k3[j];
-    } else {
-      for (; j < c4; j += 4) st(po + j, wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_sub(ld(pa + j), ld(ka + j)), ld(k1 + j)), ld(k3 + j)));
-      for (; j < c; j++) po[j] = (pa[j] - ka[j]) * k1[j] + k3[j];
+    }
+    for (int j = c4; j < c; j++) {
+      for (int r = r0; r < r1; r++) {
+        const long i = (long)r * c + j;
+        out[i] = (a[i] - ka[j]) * k1[j] + (b ? (b[i] - kb[j]) * k2[j] : 0) + k3[j];
+      }
     }
   }
 }

@@ -16,18 +16,36 @@ export function validateUpdate(global: readonly NamedTensor[], update: readonly 
     const u = update[i];
     if (u.name !== g.name) return { ok: false, reason: `tensor ${i} is named '${u.name}', expected '${g.name}'` };
     if (u.shape.length !== g.shape.length || u.shape.some((d, k) => d !== g.shape[k])) return { ok: false, reason: `tensor ${g.name} has shape [${u.shape}], expected [${g.shape}]` };
-    const a = u.data;
-    const b = g.data;
-    for (let j = 0; j < a.length; j++) {
-      const v = a[j];
-      if (!Number.isFinite(v)) return { ok: false, reason: `tensor ${g.name} holds a non-finite value (${v}) at ${j}` };
-      const d = v - b[j];
-      sq += d * d;
+    const t = squaredDistance(u.data, g.data);
+    // a NaN or ±Inf in the update makes the sum non-finite (float32 squares cannot overflow float64)
+    if (!Number.isFinite(t)) {
+      const j = u.data.findIndex((v) => !Number.isFinite(v));
+      if (j >= 0) return { ok: false, reason: `tensor ${g.name} holds a non-finite value (${u.data[j]}) at ${j}` };
     }
+    sq += t;
   }
   const norm = Math.sqrt(sq);
   if (maxNorm !== undefined && norm > maxNorm) return { ok: false, reason: `update norm ${norm.toPrecision(4)} exceeds the bound ${maxNorm}` };
   return { ok: true, norm };
+}
+
+/** Σ (u − g)², two independent sums so the additions do not wait on each other. */
+function squaredDistance(u: Float32Array, g: Float32Array): number {
+  const n = u.length;
+  let s0 = 0;
+  let s1 = 0;
+  let j = 0;
+  for (; j + 2 <= n; j += 2) {
+    const d0 = u[j] - g[j];
+    const d1 = u[j + 1] - g[j + 1];
+    s0 += d0 * d0;
+    s1 += d1 * d1;
+  }
+  if (j < n) {
+    const d = u[j] - g[j];
+    s0 += d * d;
+  }
+  return s0 + s1;
 }
 
 /** Resolves a delta update against the global model: w = w_global + Δ (same names and shapes assumed checked). */

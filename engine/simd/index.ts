@@ -77,9 +77,16 @@ export interface BackendSimd {
 
 const bound = new WeakMap<BackendWasm, BackendSimd | null>();
 
-/** True unless FEDKD_SIMD is 0/off/false (then the JS kernels run: for comparisons). */
+let enabled = !/^(0|off|false|no)$/i.test(process.env.FEDKD_SIMD ?? '');
+
+/** True unless switched off, by FEDKD_SIMD=0/off/false at start or setSimdEnabled(false) (then the JS kernels run). */
 export function simdEnabled(): boolean {
-  return !/^(0|off|false|no)$/i.test(process.env.FEDKD_SIMD ?? '');
+  return enabled;
+}
+
+/** Switches the SIMD kernels on or off for this thread (for comparisons and tests). */
+export function setSimdEnabled(on: boolean): void {
+  enabled = on;
 }
 
 function bind(backend: BackendWasm): BackendSimd | null {
@@ -100,7 +107,7 @@ function bind(backend: BackendWasm): BackendSimd | null {
 
 /**
  * fedkd's SIMD kernels on this wasm backend's heap, or null when they are switched off
- * (FEDKD_SIMD=0) or cannot load (then callers run their JS implementation). Cached per backend.
+ * (FEDKD_SIMD=0, setSimdEnabled) or cannot load (then callers run their JS implementation). Cached per backend.
  */
 export function backendSimd(backend: BackendWasm): BackendSimd | null {
   if (!simdEnabled()) return null;

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withStockBatchNormLayer } from '../../engine/batchnorm-layer.ts';
+import { setSimdEnabled } from '../../engine/simd/index.ts';
 import { BACKENDS, REL_TOL, onBackend, relError, seeded } from './compare.ts';
 
 // tf.layers' BatchNormalization in training mode, through fedkd's fused kernel
 // (engine/batchnorm-layer.ts), against tf.layers' own code (tf.moments, batchNorm, moving
-// averages), on cpu and on wasm (SIMD kernels, and their JS fallback with FEDKD_SIMD=0).
+// averages), on cpu and on wasm (SIMD kernels, and their JS fallback).
 
 interface Result {
   y: Float32Array;
@@ -47,7 +48,7 @@ function expectSame(ours: Result, stock: Result): void {
 
 describe('fused BatchNormalization training step against tf.layers', () => {
   afterEach(() => {
-    delete process.env.FEDKD_SIMD;
+    setSimdEnabled(true);
   });
   const cases = [
     { shape: [4, 5, 5, 3], mean: 0 },
@@ -68,7 +69,7 @@ describe('fused BatchNormalization training step against tf.layers', () => {
   it('wasm with the SIMD kernels off (the JS fallback on the heap)', async () => {
     await onBackend('wasm', () => {
       const stock = withStockBatchNormLayer(() => trainOnce([3, 4, 4, 12], 1));
-      process.env.FEDKD_SIMD = '0';
+      setSimdEnabled(false);
       expectSame(trainOnce([3, 4, 4, 12], 1), stock);
     });
   });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { setSimdEnabled } from '../../engine/simd/index.ts';
 import { BACKENDS, REL_TOL, onBackend, relError, seeded } from './compare.ts';
 
 const L = tf.layers;
@@ -77,13 +78,13 @@ describe('one training step, wasm against cpu', () => {
     await compareStep(() => separableNet(16, 3), [6, 16, 16, 1], labels, (y, out) => tf.losses.softmaxCrossEntropy(y, out));
   });
 
-  it('depthwise-separable classifier with the SIMD kernels off (FEDKD_SIMD=0: the JS kernels on the wasm heap)', async () => {
+  it('depthwise-separable classifier with the SIMD kernels off (the JS kernels on the wasm heap)', async () => {
     const labels = (n: number): tf.Tensor => tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, i) => (i + 1) % 3), 'int32'), 3);
-    process.env.FEDKD_SIMD = '0';
+    setSimdEnabled(false);
     try {
       await compareStep(() => separableNet(16, 3), [4, 16, 16, 1], labels, (y, out) => tf.losses.softmaxCrossEntropy(y, out));
     } finally {
-      delete process.env.FEDKD_SIMD;
+      setSimdEnabled(true);
     }
   });
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ADAM_UPDATE, ADAM_UPDATE_KERNELS } from './kernels/AdamUpdate.ts';
+import { ADAM_UPDATE, ADAM_UPDATE_KERNELS, adamUpdateInPlace } from './kernels/AdamUpdate.ts';
 import type { AdamHyper } from './kernels/AdamUpdate_impl.ts';
 
 export type { AdamHyper } from './kernels/AdamUpdate_impl.ts';
@@ -32,7 +32,8 @@ export function adamUpdate(x: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tenso
 
 /**
  * Adam as a tf.Optimizer (drop-in for tf.train.adam in `minimize` / `model.compile`) whose
- * update is one fused kernel per variable instead of a dozen elementwise ones. Same defaults
+ * update is one fused kernel per variable instead of a dozen elementwise ones; on wasm with the
+ * SIMD module it updates each variable's buffer in place (adamUpdateInPlace). Same defaults
  * as tf.train.adam (β₁ 0.9, β₂ 0.999, ε = backend epsilon, 1e-7 on float32).
  */
 export class FusedAdamOptimizer extends tf.Optimizer {
@@ -65,6 +66,7 @@ export class FusedAdamOptimizer extends tf.Optimizer {
       if (g == null) continue;
       const x = tf.engine().registeredVariables[name];
       const s = this.moments.get(name) ?? this.addMoments(name, x);
+      if (adamUpdateInPlace(x, g, s.m, s.v, h)) continue;
       const [x2, m2, v2] = adamUpdate(x, g, s.m, s.v, h);
       x.assign(x2);
       s.m.assign(m2);

@@ -49,3 +49,22 @@ export const ADAM_UPDATE_KERNELS: readonly tf.KernelConfig[] = [
   { kernelName: ADAM_UPDATE, backendName: 'wasm', kernelFunc: adamUpdateWasm as unknown as tf.KernelFunc },
   { kernelName: ADAM_UPDATE, backendName: 'cpu', kernelFunc: adamUpdateCpu as unknown as tf.KernelFunc },
 ];
+
+/**
+ * One Adam step written into x, m and v's own heap buffers on wasm with the SIMD module: no
+ * new tensors, no kernel dispatch, no assign. Only when nothing else shares those buffers
+ * (reference count 1; a fresh tf.variable still shares its initial value's) and g is another
+ * buffer; returns false otherwise, and the caller runs the kernel.
+ */
+export function adamUpdateInPlace(x: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, h: AdamHyper): boolean {
+  if (tf.getBackend() !== 'wasm' || x.dtype !== 'float32' || g.dtype !== 'float32') return false;
+  const b = tf.backend() as unknown as BackendWasm;
+  const s = backendSimd(b);
+  if (!s) return false;
+  const own = [x, m, v];
+  if (own.some((t) => t.dtype !== 'float32' || t.dataId === g.dataId || b.refCount(t.dataId) !== 1)) return false;
+  const [c1, c2] = adamBiasCorrections(h);
+  const [px, pm, pv] = own.map((t) => s.ptr(t.dataId));
+  s.k.adam_update(px, s.ptr(g.dataId), pm, pv, x.size, h.lr, h.beta1, h.beta2, h.epsilon, c1, c2, px, pm, pv);
+  return true;
+}

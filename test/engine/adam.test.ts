@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { FusedAdamOptimizer } from '../../engine/adam.ts';
+import { setSimdEnabled } from '../../engine/simd/index.ts';
 import { BACKENDS, onBackend, relError, seeded } from './compare.ts';
 
 /** Runs `steps` updates of one optimiser on two variables with fixed, step-dependent gradients. */
@@ -41,6 +42,34 @@ describe('FusedAdamOptimizer', () => {
       const want = [1 - (0.1 * 0.2) / (0.2 + 1e-7), -2 + (0.1 * 4) / (4 + 1e-7), 0.5 - (0.1 * 1e-3) / (1e-3 + 1e-7)];
       expect(relError(x.dataSync(), want)).toBeLessThan(1e-6);
       tf.dispose([x, g]);
+      opt.dispose();
+    });
+  });
+
+  it('on wasm updates the variable in place after the first step, with the same values as the kernel path', async () => {
+    await onBackend('wasm', () => {
+      const inPlace = run(new FusedAdamOptimizer(0.01), 5);
+      setSimdEnabled(false);
+      try {
+        const viaKernel = run(new FusedAdamOptimizer(0.01), 5);
+        inPlace.forEach((w, i) => expect(relError(w, viaKernel[i])).toBeLessThan(1e-6));
+      } finally {
+        setSimdEnabled(true);
+      }
+      const x = tf.variable(tf.tensor1d([1, 2, 3]), true, `inplace${Math.random()}`);
+      const opt = new FusedAdamOptimizer(0.1);
+      const g = tf.tensor1d([1, 1, 1]);
+      opt.applyGradients({ [x.name]: g });
+      const id = x.dataId;
+      opt.applyGradients({ [x.name]: g });
+      expect(x.dataId).toBe(id);
+      // A tensor sharing the variable's buffer (a zero-copy clone) keeps its value: no in-place write then.
+      const snapshot = tf.clone(x);
+      const before = Array.from(snapshot.dataSync());
+      opt.applyGradients({ [x.name]: g });
+      expect(Array.from(snapshot.dataSync())).toEqual(before);
+      expect(x.dataSync()[0]).toBeLessThan(before[0]);
+      tf.dispose([x, g, snapshot]);
       opt.dispose();
     });
   });

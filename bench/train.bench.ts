@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Input sizes of the target. */
-const SIZES = [64, 128];
+/** Input sizes of the target (FEDKD_BENCH_SIZES=128 runs one of them). */
+const SIZES = (process.env.FEDKD_BENCH_SIZES ?? '64,128').split(',').map(Number);
 const BATCH = 32;
 /** Threads PyTorch may use (the setting), and 1 for a view that contention does not skew. */
 const TORCH_THREADS = [2, 1];

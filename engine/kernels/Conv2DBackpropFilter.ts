@@ -21,8 +21,8 @@ function colsTransposed(backend: BackendWasm, x: tf.TensorInfo, info: tf.backend
 }
 
 /**
- * dW = colsᵀ · dy by kernels.c's matmul_tn. A 1×1 stride-1 unpadded convolution reads x
- * itself as cols[M, Ci] (NHWC); others build colsT first (kernels.c's im2col_t).
+ * dW = colsᵀ · dy by conv.c's matmul_tn. A 1×1 stride-1 unpadded convolution reads x
+ * itself as cols[M, Ci] (NHWC); others build colsT first (conv.c's im2col_t).
  */
 function simdFilterGradient(s: BackendSimd, backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
   const { filterHeight: kh, filterWidth: kw, inChannels: ci, outChannels: co, padInfo: p } = info;

@@ -4,7 +4,7 @@ import { backendSimd } from '../simd/index.ts';
 import { depthwiseBackpropFilterImpl } from './DepthwiseConv2dNativeBackpropFilter_impl.ts';
 import { allocFloat32, assertNhwcUnitDilation, heapFloat32 } from './wasm_kernel_utils.ts';
 
-/** True when kernels.c's dw_filter_grad_3x3 covers the convolution: 3×3, multiplier 1, channels a multiple of 4. */
+/** True when depthwise.c's dw_filter_grad_3x3 covers the convolution: 3×3, multiplier 1, channels a multiple of 4. */
 function simdFits(info: tf.backend_util.Conv2DInfo): boolean {
   return info.filterHeight === 3 && info.filterWidth === 3 && info.outChannels === info.inChannels && info.inChannels % 4 === 0;
 }

@@ -11,7 +11,7 @@ import { allocFloat32, assertNhwcUnitDilation, heapFloat32, release, runWasmKern
 
 /**
  * Input gradient of depthwiseConv2d on wasm. 3×3 filters with multiplier 1 and channels a
- * multiple of 4 (mobile-s) run kernels.c's dw_input_grad_3x3 (SIMD, one scatter pass). Else, with channel multiplier 1 (every reference
+ * multiple of 4 (mobile-s) run depthwise.c's dw_input_grad_3x3 (SIMD, one scatter pass). Else, with channel multiplier 1 (every reference
  * model) it is the wasm backend's own XNNPACK depthwise convolution, stride 1 and valid
  * padding, of the zero-inserted gradient with the flipped filter; otherwise a direct loop.
  */

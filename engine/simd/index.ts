@@ -3,9 +3,9 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { warn } from '../../core/log.ts';
 
 /**
- * The raw exports of engine/simd/kernels.wasm (built from kernels.c by scripts/build-wasm.sh).
+ * The raw exports of engine/simd/kernels.wasm (built from engine/simd/*.c by scripts/build-wasm.sh).
  * Every pointer is a byte offset on the memory the module was instantiated with; see
- * kernels.c for each kernel's formula and scratch needs.
+ * the C sources for each kernel's formula and scratch needs.
  */
 export interface SimdExports {
   bn_train_forward(

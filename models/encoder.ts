@@ -17,9 +17,9 @@ export const SEGMENTER_SPECS: Record<SegmenterArch, { build: (o: ModelOptions) =
   'unet-l': {
     build: buildUnetL,
     encoderOutput: UNET_L_ENCODER_OUTPUT,
-    description: 'the segmentation teacher: heavy residual encoder (1.2M parameters, [S/4, S/4, 128] standardised embeddings), light decoder half',
+    description: 'the demo teacher: 1.2M-parameter residual encoder, [S/4, S/4, 128] standardised embeddings, light decoder half',
   },
-  'unet-s': { build: buildUnetS, encoderOutput: UNET_ENCODER_OUTPUT, description: 'a small U-Net (72k-parameter encoder, [S/4, S/4, 64] embeddings), for quick runs and tests' },
+  'unet-s': { build: buildUnetS, encoderOutput: UNET_ENCODER_OUTPUT, description: 'small U-Net: 72k-parameter encoder, [S/4, S/4, 64] embeddings; for quick runs and tests' },
 };
 
 /**

@@ -65,7 +65,7 @@ export function register(program: Command): void {
     .description('train a segmentation teacher (unet-l) on pooled site masks and export its encoder half to ONNX')
     .requiredOption('--data <dirs...>', 'site folders (train/ and test/, masks in labels.csv) or dataset folders')
     .requiredOption('--out <file>', 'the encoder ONNX file (a report goes to <file>.json)')
-    .option('--arch <name>', `segmentation network: ${SEGMENTERS.map((a) => `${a} (${SEGMENTER_SPECS[a].description})`).join('; ')}`, oneOf(SEGMENTERS), DEFAULT_SEGMENTER.arch)
+    .option('--arch <name>', `segmentation network: ${SEGMENTERS.map((a) => `${a} = ${SEGMENTER_SPECS[a].description}`).join('; ')}`, oneOf(SEGMENTERS), DEFAULT_SEGMENTER.arch)
     .option('--epochs <n>', 'epochs', positiveInt, DEFAULT_SEGMENTER.epochs)
     .option('--batch-size <n>', 'images per step', positiveInt, DEFAULT_SEGMENTER.batchSize)
     .option('--lr <x>', 'peak learning rate', numberIn(1e-7, 10), DEFAULT_SEGMENTER.lr)

@@ -1,20 +1,24 @@
 import { appendFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { writeFileAtomic } from '../../core/files.ts';
 import { info } from '../../core/log.ts';
 import { initBackend } from '../../engine/backend.ts';
 import { printJson } from '../run.ts';
-import { compare } from '../simulate/baselines.ts';
+import { compare, trainBaseline, type BaselineKind } from '../simulate/baselines.ts';
 import { loadSimulateConfig } from '../simulate/config.ts';
 import { evaluateInt8, int8Table } from '../simulate/int8.ts';
 import { pruningSummary, pruningTable } from '../simulate/pruning.ts';
 import { summaryTable, writeReport } from '../simulate/report.ts';
-import { ensureFederation, ensureTeacher, runFederation } from '../simulate/steps.ts';
+import { ensureFederation, ensureTeacher, runFederation, startBaseline } from '../simulate/steps.ts';
 
 interface SimulateFlags {
   config?: string;
   quick?: boolean;
   json?: boolean;
+  /** Internal: train only this baseline and write it to `baselineOut` (the parent runs it beside the federation). */
+  baseline?: BaselineKind;
+  baselineOut?: string;
 }
 
 /**
@@ -30,17 +34,30 @@ export function register(program: Command): void {
     .option('--config <file>', 'simulation config, YAML or JSON (defaults otherwise)')
     .option('--quick', 'a small preset that finishes in minutes')
     .option('--json', 'print the summary as one JSON line')
+    .addOption(new Option('--baseline <kind>').choices(['local', 'centralised']).hideHelp())
+    .addOption(new Option('--baseline-out <file>').hideHelp())
     .action(async (f: SimulateFlags) => {
       const t0 = Date.now();
       const c = loadSimulateConfig(f.config, Boolean(f.quick));
       const backend = (await initBackend()).name;
       const sites = await ensureFederation(c);
       const teacher = await ensureTeacher(c, sites);
+      if (f.baseline) {
+        const result = await trainBaseline(c, sites, teacher, f.baseline);
+        await writeFileAtomic(f.baselineOut ?? `${f.baseline}.json`, JSON.stringify(result));
+        return;
+      }
       const t1 = Date.now();
+      // the baselines need nothing from the federated run: train them in their own processes beside it
+      const flags = [...(f.config ? ['--config', path.resolve(f.config)] : []), ...(f.quick ? ['--quick'] : [])];
+      const baselines = (['local', 'centralised'] as const).map((kind) => startBaseline(c, flags, kind));
       info(`simulate: ${c.federated.rounds} rounds over ${sites.length} sites (${c.federated.strategy.name}, E = ${c.federated.localEpochs})`);
-      const { rounds, finalWeights, finalOnnx } = await runFederation(c, sites, teacher);
+      const { rounds, finalWeights, finalOnnx } = await runFederation(c, sites, teacher).catch((e: unknown) => {
+        baselines.forEach((b) => b.kill());
+        throw e;
+      });
       const t2 = Date.now();
-      const comparison = await compare(c, sites, teacher, finalWeights, path.join(c.out, 'student'));
+      const comparison = await compare(c, sites, teacher, finalWeights, path.join(c.out, 'student'), await Promise.all(baselines.map((b) => b.result)));
       const int8 = finalOnnx ? await evaluateInt8(c, sites, finalOnnx) : undefined;
       const pruning = await pruningSummary(c, sites, path.dirname(finalWeights), rounds, path.join(c.out, 'student'));
       const seconds = { total: (Date.now() - t0) / 1000, preparation: (t1 - t0) / 1000, federation: (t2 - t1) / 1000, baselines: (Date.now() - t2) / 1000 };

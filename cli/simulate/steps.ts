@@ -11,6 +11,7 @@ import { info } from '../../core/log.ts';
 import { packTensors } from '../../core/tensors.ts';
 import { synthesizeFederation } from '../../data/synth/federation.ts';
 import { buildModel, getNamedWeights } from '../../models/index.ts';
+import type { BaselineKind, BaselineResult } from './baselines.ts';
 import type { SimulateConfig } from './config.ts';
 import { coordinatorPruning } from './pruning.ts';
 
@@ -57,6 +58,17 @@ export async function ensureTeacher(c: SimulateConfig, sites: string[]): Promise
   args.push('--size', String(c.image.size), '--window', c.image.window, '--normalize', c.image.normalize, '--seed', String(c.seed));
   await fedkdProcess('teacher', args).done;
   return file;
+}
+
+/**
+ * One baseline (cli/simulate/baselines.ts trainBaseline) in a child `fedkd simulate --baseline`
+ * process with the parent's config flags, so it trains on the second core while the federation runs.
+ */
+export function startBaseline(c: SimulateConfig, configFlags: string[], kind: BaselineKind): { result: Promise<BaselineResult>; kill(): void } {
+  const file = path.join(c.work, `baseline-${kind}.json`);
+  rmSync(file, { force: true });
+  const child = fedkdProcess(kind === 'local' ? 'site alone' : 'centralised', ['simulate', ...configFlags, '--baseline', kind, '--baseline-out', file]);
+  return { result: child.done.then(() => JSON.parse(readFileSync(file, 'utf8')) as BaselineResult), kill: child.kill };
 }
 
 /** The student's architecture keys every site receives in the round config. */

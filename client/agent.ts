@@ -60,7 +60,8 @@ function delta(after: readonly NamedTensor[], before: readonly NamedTensor[]): N
 }
 
 /**
- * The site agent a hospital runs (and simulation runs, over an in-process link): registers,
+ * The site agent a hospital runs (and simulation runs, over an in-process link): registers
+ * (announcing `capabilities.calibrate: 'yes' | 'no'` beside the trainer's own capabilities),
  * then pulls tasks until the coordinator says done. Train: fetch the global model, run E
  * local epochs, push the weights. Evaluate: fetch the model, evaluate on the held-out split,
  * push the metrics. Only weights, example counts and metrics leave the site. When the
@@ -109,7 +110,9 @@ export async function runAgent(o: AgentOptions): Promise<AgentReport> {
     }
   };
 
-  const registration = { datasetSize: await o.trainer.datasetSize(), capabilities: await o.trainer.capabilities() };
+  // the coordinator asks only sites that can calibrate (coordinator/calibration-phase.ts)
+  const capabilities = { ...(await o.trainer.capabilities()), calibrate: o.trainer.calibrate ? 'yes' : 'no' };
+  const registration = { datasetSize: await o.trainer.datasetSize(), capabilities };
   const reg = await call('register', () => o.link.register(registration));
   emit({ type: 'registered', runId: reg.runId });
   info(`site ${o.siteId}: registered with run ${reg.runId}`);
@@ -118,6 +121,7 @@ export async function runAgent(o: AgentOptions): Promise<AgentReport> {
     const task = await call('pullTask', () => o.link.pullTask());
     emit({ type: 'task', task });
     if (task.kind === 'done') break;
+    // a calibrate task reaches a site that cannot calibrate only from a coordinator that ignores `calibrate: 'no'`
     if (task.kind === 'wait' || (task.kind === 'calibrate' && !o.trainer.calibrate)) {
       await sleep(task.retryAfterMs || 500, o.signal);
       continue;

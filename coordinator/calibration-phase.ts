@@ -16,6 +16,15 @@ export interface CalibrationState {
   /** Sites asked in the current phase. */
   sites: string[];
   deadlineMs: number;
+  /** Deadlines the current phase passed without a single answer (absent: 0). */
+  missed?: number;
+  /** Set when calibration completed without ranges: why (no site can calibrate, nobody answered). */
+  skipped?: string;
+}
+
+/** A site can calibrate unless it registered `capabilities.calibrate: 'no'` (older clients send no key: counted as able). */
+export function canCalibrate(capabilities: Readonly<Record<string, string>> | undefined): boolean {
+  return capabilities?.calibrate !== 'no';
 }
 
 const PHASES = ['ranges', 'histograms'] as const;
@@ -25,9 +34,12 @@ const META = 'calibration';
  * Federated calibration of the final global model, run by the round engine after the last
  * round (Jacob et al. 2018 ranges; histogram phase for Percentile/Entropy). Phase k of
  * ['ranges', 'histograms'] is task round `lastRound + 1 + k`, so a site's answer is one
- * accepted `calibrate` result per (round, site), never counted twice. Results and the phase
- * live in SQLite and the content store; after a restart the FederatedCalibrator is rebuilt
- * from the stored results, so a killed coordinator resumes the same calibration.
+ * accepted `calibrate` result per (round, site), never counted twice. Only sites that can
+ * calibrate (canCalibrate of their registration) are asked; with none live, or no answer in
+ * `maxMissedDeadlines` deadlines of a phase, calibration completes as skipped (no INT8
+ * student), so a run never waits forever. Results, the phase and a skip decision live in
+ * SQLite and the content store; after a restart the FederatedCalibrator is rebuilt from the
+ * stored results, so a killed coordinator resumes the same calibration (or the same skip).
  */
 export class CalibrationPhase {
   private cal: FederatedCalibrator | null = null;
@@ -48,9 +60,20 @@ export class CalibrationPhase {
     return s ? (JSON.parse(s) as CalibrationState) : null;
   }
 
-  /** True once the ranges are final. */
+  /** True once calibration is over: ranges final, or skipped. */
   complete(): boolean {
     return this.state()?.phase === 'complete';
+  }
+
+  /** Why calibration was skipped, or null (not skipped, or not over yet). */
+  skipped(): string | null {
+    const st = this.state();
+    return st?.phase === 'complete' ? (st.skipped ?? null) : null;
+  }
+
+  /** The live sites that can calibrate. */
+  private able(live: readonly string[]): string[] {
+    return live.filter((id) => canCalibrate(this.store.site(id)?.capabilities));
   }
 
   private roundOf(phase: 'ranges' | 'histograms'): number {
@@ -60,6 +83,8 @@ export class CalibrationPhase {
   /** The calibrator as the stored results make it (rebuilt once per process). */
   private async calibrator(): Promise<FederatedCalibrator> {
     if (this.cal) return this.cal;
+    const skipped = this.skipped();
+    if (skipped !== null) throw new Error(`federated calibration was skipped: ${skipped}`);
     const c = new FederatedCalibrator({ method: this.q.method, percentile: this.q.percentile, bins: this.q.bins });
     const st = this.state();
     const reached = st ? (st.phase === 'complete' ? PHASES.length : PHASES.indexOf(st.phase)) : 0;
@@ -138,32 +163,52 @@ export class CalibrationPhase {
   }
 
   /**
-   * Starts calibration, or closes the current phase when every asked site answered, or at
-   * the deadline with at least one answer (with none, the phase is extended to all live
-   * sites). Returns true when the state changed.
+   * Starts calibration (asking the live sites that can calibrate; with none, skips it), or
+   * closes the current phase when every asked site answered, or at the deadline with at least
+   * one answer. At a deadline with no answer the phase is extended to every live site that can
+   * calibrate, until `maxMissedDeadlines` deadlines passed: then calibration is skipped.
+   * Returns true when the state changed.
    */
   async advance(now: number, live: readonly string[]): Promise<boolean> {
     const st = this.state();
     if (st?.phase === 'complete') return false;
+    const able = this.able(live);
+    const deadlineMs = now + this.deadlineSeconds * 1000;
     if (!st) {
       if (live.length === 0) return false;
-      this.save({ phase: 'ranges', sites: [...live], deadlineMs: now + this.deadlineSeconds * 1000 }, `calibration (${this.q.method}) of the final model: ranges phase, asked ${live.join(', ')}`, now);
+      if (able.length === 0) return this.skip(`no live site can calibrate (${live.join(', ')} registered without calibrate support)`, now);
+      this.save({ phase: 'ranges', sites: able, deadlineMs }, `calibration (${this.q.method}) of the final model: ranges phase, asked ${able.join(', ')}`, now);
       return true;
     }
     const answered = this.store.results(this.roundOf(st.phase), 'calibrate', 'accepted').map((r) => r.siteId);
-    const allIn = st.sites.every((s) => answered.includes(s));
+    const allIn = answered.length > 0 && st.sites.every((s) => answered.includes(s));
     if (!allIn && now < st.deadlineMs) return false;
     if (answered.length === 0) {
-      const sites = [...new Set([...st.sites, ...live])].sort();
-      this.save({ ...st, sites, deadlineMs: now + this.deadlineSeconds * 1000 }, `calibration ${st.phase} phase: no answer by the deadline; asked ${sites.join(', ')}`, now);
+      const missed = (st.missed ?? 0) + 1;
+      const max = this.q.maxMissedDeadlines;
+      if (missed >= max) return this.skip(`${st.phase} phase: no site answered in ${missed} deadline${missed === 1 ? '' : 's'} of ${this.deadlineSeconds} s (asked ${st.sites.join(', ')})`, now);
+      const sites = [...new Set([...st.sites, ...able])].sort();
+      this.save({ ...st, sites, deadlineMs, missed }, `calibration ${st.phase} phase: no answer by deadline ${missed} of ${max}; asked ${sites.join(', ')}`, now);
       return true;
     }
     const cal = await this.calibrator();
     cal.closePhase();
     const next = cal.request();
     const detail = `calibration ${st.phase} phase merged from ${answered.join(', ')}`;
-    if (next) this.save({ phase: 'histograms', sites: [...live], deadlineMs: now + this.deadlineSeconds * 1000 }, `${detail}; histograms phase, asked ${live.join(', ')}`, now);
+    // the sites that answered the ranges can calibrate: ask them if none of the able ones is live right now
+    const sites = able.length ? able : answered;
+    if (next) this.save({ phase: 'histograms', sites, deadlineMs }, `${detail}; histograms phase, asked ${sites.join(', ')}`, now);
     else this.save({ phase: 'complete', sites: [], deadlineMs: now }, `${detail}; calibration complete`, now);
+    return true;
+  }
+
+  /** Completes calibration without ranges: the run ends with its FP32 model only. */
+  private skip(reason: string, now: number): true {
+    warn(`federated calibration skipped, no INT8 student: ${reason}`);
+    this.store.transaction(() => {
+      this.store.setMeta(META, JSON.stringify({ phase: 'complete', sites: [], deadlineMs: now, skipped: reason } satisfies CalibrationState));
+      this.store.audit('coordinator', 'calibration-skipped', reason, now);
+    });
     return true;
   }
 

@@ -29,6 +29,9 @@ const tlsSchema = z
   })
   .strict();
 
+/** How many calibration deadlines without an answer end in a skipped calibration, unless configured. */
+export const DEFAULT_MAX_MISSED_DEADLINES = 3;
+
 /**
  * Federated INT8 calibration of the final model (issue 7 §2): after the last round the sites
  * compute activation statistics on their own images (ranges, then histograms over fixed edges
@@ -41,6 +44,11 @@ export const quantizeSettingsSchema = z
     bins: z.number().int().min(8).max(65_536).optional(),
     /** Timed runs per latency figure of the report (median). */
     latencyRuns: z.number().int().positive().default(7),
+    /**
+     * Deadlines (`deadlines.roundSeconds` each) a calibration phase may pass without a single
+     * answer before calibration is skipped and the run ends with its FP32 model only.
+     */
+    maxMissedDeadlines: z.number().int().positive().default(DEFAULT_MAX_MISSED_DEADLINES),
   })
   .strict();
 

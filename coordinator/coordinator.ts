@@ -10,7 +10,7 @@ import { exportOnnx } from '../quantize/export/index.ts';
 import { FederatedPruning } from './pruning.ts';
 import { CalibrationPhase } from './calibration-phase.ts';
 import { ContentStore } from './checkpoints.ts';
-import type { CoordinatorConfig } from './config.ts';
+import { DEFAULT_MAX_MISSED_DEADLINES, type CoordinatorConfig, type QuantizeSettings } from './config.ts';
 import { RoundEngine, type RoundSummary } from './rounds.ts';
 import { writeInt8Student } from './int8-student.ts';
 import { CoordinatorService } from './service.ts';
@@ -69,6 +69,12 @@ function runFingerprint(c: CoordinatorConfig, initialSha: string): string {
   return configHash({ seed, rounds, sampling, deadlines, strategy, training, validation, evaluate, initialSha, ...(pruning ? { pruning } : {}) });
 }
 
+/** The quantize block as fingerprinted: maxMissedDeadlines only when not the default, so runs started before the knob existed resume. */
+function quantizeFingerprint(q: QuantizeSettings): Omit<QuantizeSettings, 'maxMissedDeadlines'> & { maxMissedDeadlines?: number } {
+  const { maxMissedDeadlines, ...rest } = q;
+  return maxMissedDeadlines === DEFAULT_MAX_MISSED_DEADLINES ? rest : q;
+}
+
 /**
  * Opens (or resumes) the run in `config.stateDir`: SQLite state, checkpoints, the site
  * tokens (hashed) and the round engine with its timer. A state folder holding a run with
@@ -81,7 +87,7 @@ export async function openCoordinator(config: CoordinatorConfig, tokens: Map<str
   const initialBytes = readInitialModel(config.model.initialWeights);
   const initialSha = sha256(initialBytes);
   // a quantize block joins the fingerprint only when present, so runs without one keep theirs
-  const fingerprint = config.quantize ? configHash({ run: runFingerprint(config, initialSha), quantize: config.quantize }) : runFingerprint(config, initialSha);
+  const fingerprint = config.quantize ? configHash({ run: runFingerprint(config, initialSha), quantize: quantizeFingerprint(config.quantize) }) : runFingerprint(config, initialSha);
   const stored = store.getMeta('fingerprint');
   if (stored && stored !== fingerprint) {
     store.close();

@@ -27,9 +27,14 @@ export interface CoordinatorPrecisionRow {
 
 /** The coordinator's report.json: sizes, CPU latency and the chosen precision of the federated INT8 student. */
 export interface CoordinatorPrecisionReport {
+  /** The FP32 ONNX model; when calibration was skipped, the final weights file (`final-model.fkw`). */
   model: string;
+  /** CHW of one input; empty when calibration was skipped (nothing was exported). */
   input: number[];
-  calibration: { method: string; source: 'federated'; images: number; sites: number };
+  /** 'written': model.int8.onnx is beside this report; 'skipped': no INT8 student (why: `calibration.skipped`). */
+  int8: 'written' | 'skipped';
+  calibration: { method: string; source: 'federated'; images: number; sites: number; skipped?: string };
+  /** One row per precision written (none when calibration was skipped). */
   rows: CoordinatorPrecisionRow[];
   chosen: { precision: 'fp32' | 'int8'; reason: string };
 }
@@ -49,9 +54,12 @@ function studentOf(training: CoordinatorConfig['training']): { arch: string; ima
  * `model.fp32.onnx`, `model.int8.onnx`, `calibration.fkw` (merged statistics, for `fedkd
  * quantize --federated`) and `report.json` (sizes, CPU latency at batch 1 and 32 with one
  * thread, `chosen`: int8 only when at least MIN_SPEEDUP× faster at batch 32). Deterministic
- * from the stored state, so a restart repeats it exactly.
+ * from the stored state, so a restart repeats it exactly. When calibration was skipped it
+ * writes only `report.json` (writeSkippedReport): the run's model is `final-model.fkw`, FP32.
  */
 export async function writeInt8Student(config: CoordinatorConfig, phase: CalibrationPhase, finalWeights: Uint8Array, shrink?: ShrinkFinal): Promise<CoordinatorPrecisionReport> {
+  const skipped = phase.skipped();
+  if (skipped !== null) return writeSkippedReport(config, skipped);
   await initBackend();
   const s = studentOf(config.training);
   const full = unpackTensors(finalWeights);
@@ -84,6 +92,7 @@ export async function writeInt8Student(config: CoordinatorConfig, phase: Calibra
   const report: CoordinatorPrecisionReport = {
     model: path.join(dir, 'model.fp32.onnx'),
     input: chw,
+    int8: 'written',
     calibration: { method: config.quantize?.method ?? 'percentile', source: 'federated', images: merged.images, sites: phase.sitesAnswered() },
     rows,
     chosen: {
@@ -93,5 +102,26 @@ export async function writeInt8Student(config: CoordinatorConfig, phase: Calibra
   };
   await writeFileAtomic(path.join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   info(`federated INT8 student: ${int8.length} bytes (${(int8.length / fp32.length).toFixed(2)}× FP32), ${speedup.toFixed(2)}× at batch 32, chosen ${report.chosen.precision}; wrote ${dir}`);
+  return report;
+}
+
+/**
+ * The report of a run whose federated calibration was skipped (no site could calibrate, or
+ * none answered): `int8: 'skipped'` with the reason, no rows, FP32 chosen. Writes
+ * `stateDir/final-model/report.json` only; the final model is `stateDir/final-model.fkw`.
+ */
+export async function writeSkippedReport(config: CoordinatorConfig, reason: string): Promise<CoordinatorPrecisionReport> {
+  const dir = path.join(config.stateDir, FINAL_ONNX_DIR);
+  mkdirSync(dir, { recursive: true });
+  const report: CoordinatorPrecisionReport = {
+    model: path.join(config.stateDir, 'final-model.fkw'),
+    input: [],
+    int8: 'skipped',
+    calibration: { method: config.quantize?.method ?? 'percentile', source: 'federated', images: 0, sites: 0, skipped: reason },
+    rows: [],
+    chosen: { precision: 'fp32', reason: `federated calibration skipped (${reason}); serve the FP32 model` },
+  };
+  await writeFileAtomic(path.join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  info(`federated INT8 student skipped: ${reason}; the final model is ${report.model} (FP32)`);
   return report;
 }

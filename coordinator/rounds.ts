@@ -178,7 +178,7 @@ export class RoundEngine {
 
   private lateReason(row: RoundRow | undefined, siteId: string, res: ReceivedResult): string | null {
     if (!row) return `round ${res.round} has not started`;
-    // the round engine has no calibration phase yet (coordinator/calibration.ts merges calibrate results on its own)
+    // with a calibration phase attached, calibrate results never get here (CalibrationPhase.accept)
     if (res.kind === 'calibrate') return `no calibration phase runs in round ${res.round}`;
     const phase = res.kind === 'train' ? 'train' : 'evaluate';
     if (row.phase !== phase) return `round ${res.round} is past its ${phase} phase`;

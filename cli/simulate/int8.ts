@@ -1,6 +1,7 @@
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../core/files.ts';
+import { warn } from '../../core/log.ts';
 import type { PrecisionReport } from '../../quantize/precision-report.ts';
 import type { SimulateConfig } from './config.ts';
 import { fedkdProcess } from './steps.ts';
@@ -57,8 +58,14 @@ export function int8Table(s: Int8Summary): string {
  * final-model folder (model.fp32.onnx, calibration.fkw: the sites' merged statistics) with every
  * site's test split, so the precision report has AUC per site for FP32, FP16, INT8 and mixed.
  * Writes `out/int8/` (model.int8.onnx, report.json, coordinator-report.json, int8.md).
+ * Undefined when the coordinator skipped calibration (its report.json says `int8: skipped`).
  */
-export async function evaluateInt8(c: SimulateConfig, sites: string[], finalOnnx: string): Promise<Int8Summary> {
+export async function evaluateInt8(c: SimulateConfig, sites: string[], finalOnnx: string): Promise<Int8Summary | undefined> {
+  const first = JSON.parse(readFileSync(path.join(finalOnnx, 'report.json'), 'utf8')) as { int8?: string; calibration?: { skipped?: string } };
+  if (first.int8 === 'skipped') {
+    warn(`simulate: no INT8 student to evaluate: ${first.calibration?.skipped ?? 'calibration skipped'}`);
+    return undefined;
+  }
   const dir = path.join(c.out, 'int8');
   mkdirSync(dir, { recursive: true });
   const out = path.join(dir, 'model.int8.onnx');

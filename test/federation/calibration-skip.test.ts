@@ -3,6 +3,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runAgent, type AgentEvent } from '../../client/agent.ts';
 import { ToyTrainer } from '../../client/toy-trainer.ts';
+import { loadSimulateConfig } from '../../cli/simulate/config.ts';
+import { evaluateInt8 } from '../../cli/simulate/int8.ts';
 import type { CalibrationState } from '../../coordinator/calibration-phase.ts';
 import { openCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import type { CoordinatorPrecisionReport } from '../../coordinator/int8-student.ts';
@@ -63,6 +65,9 @@ describe('a quantize block with sites that cannot calibrate', () => {
     const log = coord.store.auditLog();
     expect(log.filter((e) => e.action === 'calibration-skipped').map((e) => e.detail)).toEqual([report.calibration.skipped]);
     expect(log.filter((e) => e.action === 'calibration-phase')).toEqual([]);
+    // fedkd simulate has no INT8 student to evaluate then, and says so instead of failing
+    expect(await evaluateInt8(loadSimulateConfig(undefined, true), ['a'], path.join(config.stateDir, 'final-model'))).toBeUndefined();
+    expect(existsSync(path.join(config.stateDir, 'final-model', 'int8'))).toBe(false);
   }, 30_000);
 
   it('an older client (no calibrate key) that never answers: skipped after maxMissedDeadlines deadlines, counted across a restart', async () => {

@@ -189,6 +189,7 @@ export class CalibrationPhase {
       if (missed >= max) return this.skip(`${st.phase} phase: no site answered in ${missed} deadline${missed === 1 ? '' : 's'} of ${this.deadlineSeconds} s (asked ${st.sites.join(', ')})`, now);
       const sites = [...new Set([...st.sites, ...able])].sort();
       this.save({ ...st, sites, deadlineMs, missed }, `calibration ${st.phase} phase: no answer by deadline ${missed} of ${max}; asked ${sites.join(', ')}`, now);
+      warn(`calibration ${st.phase} phase: no answer by deadline ${missed} of ${max}; extended (asked ${sites.join(', ')})`);
       return true;
     }
     const cal = await this.calibrator();

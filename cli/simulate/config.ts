@@ -67,11 +67,11 @@ export type SimulateConfig = Omit<z.infer<typeof simulateSchema>, 'baselines'> &
 /** `--quick`: a small federation, a small teacher, three rounds — minutes, not a quarter hour. */
 export const QUICK: Record<string, unknown> = {
   // 64 px keeps the synthetic nodules (20–48 mm on a 400 mm field) several pixels wide
-  federation: { sites: 4, imagesPerSite: 48, size: 96, largeFactor: 2 },
+  federation: { sites: 4, imagesPerSite: 96, size: 96, largeFactor: 2, testFraction: 0.5 },
   image: { size: 64 },
-  teacher: { width: 0.25, epochs: 8 },
-  student: { width: 0.25, batchSize: 16, lr: 3e-3 },
-  federated: { rounds: 3, localEpochs: 2 },
+  teacher: { width: 0.25, epochs: 10 },
+  student: { width: 0.25, batchSize: 16, lr: 5e-3 },
+  federated: { rounds: 4, localEpochs: 3 },
 };
 
 function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {

@@ -18,7 +18,7 @@ describe('simulate: the pruning block', () => {
   it('prunes by default at half and 70% of the rounds; --quick at its second-to-last round; false turns it off', () => {
     const d = coordinatorPruning(loadSimulateConfig(undefined, false)).pruning!;
     expect([d.ratio, d.criterion, d.scope, d.atRounds, d.source]).toEqual([0.35, 'l1', 'uniform', [5, 7], 'global-model']);
-    expect(coordinatorPruning(loadSimulateConfig(undefined, true)).pruning!.atRounds).toEqual([2]);
+    expect(coordinatorPruning(loadSimulateConfig(undefined, true)).pruning!.atRounds).toEqual([3]);
     expect(coordinatorPruning(loadSimulateConfig(yaml('pruning: false\n'), true))).toEqual({});
     const own = coordinatorPruning(loadSimulateConfig(yaml('pruning: {ratio: 0.5, criterion: bn, atRounds: [1, 3], source: site-scores}\n'), true)).pruning!;
     expect([own.ratio, own.criterion, own.atRounds, own.source]).toEqual([0.5, 'bn', [1, 3], 'site-scores']);
@@ -27,7 +27,7 @@ describe('simulate: the pruning block', () => {
   it('names the bad field: a ratio out of range, a pruning round after the last', () => {
     expect(() => loadSimulateConfig(yaml('pruning: {ratio: 2}\n'), true)).toThrow(/pruning\.ratio/);
     expect(() => loadSimulateConfig(yaml('pruning: {ratio: 0.3, typo: 1}\n'), true)).toThrow(UserError);
-    expect(() => coordinatorPruning(loadSimulateConfig(yaml('pruning: {atRounds: [4]}\n'), true))).toThrow(/pruning\.atRounds: round 4 is after the last round \(3\)/);
+    expect(() => coordinatorPruning(loadSimulateConfig(yaml('pruning: {atRounds: [5]}\n'), true))).toThrow(/pruning\.atRounds: round 5 is after the last round \(4\)/);
   });
 
   it('the default ratio removes at least 40% of the MACs of the default students (mobile-s, cnn-s at width 0.5, 64 px)', async () => {

@@ -54,8 +54,8 @@ describe('simulate report', () => {
     writeFileSync(file, 'federated:\n  rounds: 5\n');
     const c = loadSimulateConfig(file, true);
     expect(c.federated.rounds).toBe(5);
-    expect(c.federated.localEpochs).toBe(2); // from --quick
-    expect(c.baselines.epochs).toBe(10); // rounds × local epochs: each student sees its images as often
+    expect(c.federated.localEpochs).toBe(3); // from --quick
+    expect(c.baselines.epochs).toBe(15); // rounds × local epochs: each student sees its images as often
     writeFileSync(file, 'federated:\n  rounds: 5\nbaselines:\n  epochs: 7\n');
     expect(loadSimulateConfig(file, true).baselines.epochs).toBe(7);
     expect(c.out).toBe(path.join(dir, 'reports', 'simulate'));

@@ -44,7 +44,7 @@ export const simulateSchema = z
       .prefault({}),
     federated: z
       .object({
-        rounds: z.number().int().positive().default(10),
+        rounds: z.number().int().positive().default(12),
         localEpochs: z.number().int().positive().default(5),
         fraction: z.number().gt(0).max(1).default(1),
         strategy: strategy.default({ name: 'fedavg' }),

@@ -4,7 +4,7 @@ import { pruneSettingsSchema } from '../../prune/federated.ts';
 /**
  * sim.yaml's `pruning:` block (issue 6 §4): pruneSettingsSchema's keys, with defaults that
  * prune by default — 35% of every channel group by L1 norm (≈ 42–50% fewer MACs on mobile-s /
- * cnn-s), in two steps at half and 70% of the rounds, the rest federated fine-tuning.
+ * cnn-s), in two steps at a third and half of the rounds, the rest federated fine-tuning.
  * `atRounds` left out follows the number of rounds; `pruning: false` turns pruning off.
  */
 export const simulatePruningSchema = z.union([
@@ -14,9 +14,13 @@ export const simulatePruningSchema = z.union([
     .prefault({}),
 ]);
 
-/** The default pruning rounds for a run of `rounds`: at 50% and 70% of them (one step at the second-to-last round for short runs). */
+/**
+ * The default pruning rounds for a run of `rounds`: at a third and at half of them, so the
+ * pruned student has the second half of the run to recover (each step costs the global model
+ * a few rounds of AUC); one step at the second-to-last round for short runs.
+ */
 export function defaultPruningRounds(rounds: number): number[] {
   if (rounds < 2) return [];
   if (rounds < 6) return [rounds - 1];
-  return [...new Set([Math.round(rounds * 0.5), Math.round(rounds * 0.7)])];
+  return [...new Set([Math.round(rounds / 3), Math.round(rounds / 2)])];
 }

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runAgent } from '../../client/agent.ts';
@@ -12,18 +11,7 @@ import type { CoordinatorLink } from '../../proto/api.ts';
 import { channelCredentials } from '../../proto/credentials.ts';
 import { GrpcLink } from '../../proto/grpc-link.ts';
 import { ROOT } from '../helpers/cli.ts';
-import { INITIAL, SITES, tempDir, TOKENS, weightedTarget } from './fixtures.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+import { freePort, INITIAL, SITES, tempDir, TOKENS, weightedTarget } from './fixtures.ts';
 
 /** A client from before the `calibrate` capability: registers without the key (so it counts as able) and sits calibrate tasks out. */
 function olderClient(link: CoordinatorLink): CoordinatorLink {

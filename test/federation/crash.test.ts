@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runAgent, type AgentEvent } from '../../client/agent.ts';
@@ -10,20 +9,9 @@ import { packTensors, unpackTensors } from '../../core/tensors.ts';
 import { channelCredentials } from '../../proto/credentials.ts';
 import { GrpcLink } from '../../proto/grpc-link.ts';
 import { ROOT } from '../helpers/cli.ts';
-import { INITIAL, SITES, tempDir, TOKENS, weightedTarget } from './fixtures.ts';
+import { freePort, INITIAL, SITES, tempDir, TOKENS, weightedTarget } from './fixtures.ts';
 
 const ROUNDS = 4;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 describe('crash recovery: the coordinator killed with SIGKILL mid-run', () => {
   it('resumes the same run; no accepted result lost or counted twice; sites reconnect by themselves', async () => {

@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { packTensors, type NamedTensor } from '../../core/tensors.ts';
@@ -55,4 +56,16 @@ export function federationConfig(dir: string, overrides: Record<string, unknown>
 export function weightedTarget(i: number, sites = Object.values(SITES)): number[] {
   const n = sites.reduce((s, x) => s + x.numExamples, 0);
   return Array.from(sites[0].targets[i], (_, j) => sites.reduce((s, x) => s + (x.numExamples * x.targets[i][j]) / n, 0));
+}
+
+/** A TCP port on 127.0.0.1 free a moment ago, for a child coordinator that must keep its port across restarts. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
 }

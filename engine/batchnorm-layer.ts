@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { overrideLayerCall, type LayerCallOverride } from './layer-call.ts';
 import { BATCH_NORM_TRAIN } from './kernels/BatchNormTrain.ts';
 
 /** The fields of tf.layers' BatchNormalization that its training step reads (private in its typings). */
@@ -12,9 +13,8 @@ interface BatchNormLayer {
   movingVariance: tf.LayerVariable;
 }
 
-type Call = (this: BatchNormLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
 
-let stockCall: Call | undefined;
+let override: LayerCallOverride<BatchNormLayer> | undefined;
 
 function fusedFits(layer: BatchNormLayer, input: tf.Tensor, kwargs: Record<string, unknown>): boolean {
   const lastAxis = layer.axis === -1 || layer.axis === input.rank - 1;
@@ -52,27 +52,16 @@ function fusedTrainingCall(layer: BatchNormLayer, input: tf.Tensor): tf.Tensor {
  * unchanged. Idempotent.
  */
 export function registerFusedBatchNormLayer(): void {
-  if (stockCall) return;
-  const proto = Object.getPrototypeOf(tf.layers.batchNormalization({})) as { call: Call };
-  const stock = proto.call;
-  stockCall = stock;
-  proto.call = function (this: BatchNormLayer, inputs, kwargs) {
+  if (override) return;
+  override = overrideLayerCall<BatchNormLayer>(tf.layers.batchNormalization({}), (stock) => function (this: BatchNormLayer, inputs, kwargs) {
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
     const single = !Array.isArray(inputs) || inputs.length === 1;
     if (single && fusedFits(this, input, kwargs ?? {})) return fusedTrainingCall(this, input);
     return stock.call(this, inputs, kwargs);
-  };
+  });
 }
 
 /** Runs `f` with tf.layers' own BatchNormalization training code (for comparisons in tests). */
 export function withStockBatchNormLayer<T>(f: () => T): T {
-  if (!stockCall) return f();
-  const proto = Object.getPrototypeOf(tf.layers.batchNormalization({})) as { call: Call };
-  const ours = proto.call;
-  proto.call = stockCall;
-  try {
-    return f();
-  } finally {
-    proto.call = ours;
-  }
+  return override ? override.withStock(f) : f();
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { overrideLayerCall, type LayerCallOverride } from './layer-call.ts';
 
 /** The fields of tf.layers' Conv2D that its call reads (private in its typings). */
 interface Conv2DLayer {
@@ -12,9 +13,8 @@ interface Conv2DLayer {
   dilationRate: number | number[];
 }
 
-type Call = (this: Conv2DLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
 
-let stockCall: Call | undefined;
+let override: LayerCallOverride<Conv2DLayer> | undefined;
 
 function plainFits(layer: Conv2DLayer, input: tf.Tensor): boolean {
   return layer.rank === 2 && layer.bias == null && layer.activation.getClassName() === 'linear' && layer.dataFormat === 'channelsLast' &&
@@ -30,29 +30,18 @@ function plainFits(layer: Conv2DLayer, input: tf.Tensor): boolean {
  * layers run tf.layers' own code. Idempotent.
  */
 export function registerPlainConvLayer(): void {
-  if (stockCall) return;
-  const proto = Object.getPrototypeOf(tf.layers.conv2d({ filters: 1, kernelSize: 1 })) as { call: Call };
-  const stock = proto.call;
-  stockCall = stock;
-  proto.call = function (this: Conv2DLayer, inputs, kwargs) {
+  if (override) return;
+  override = overrideLayerCall<Conv2DLayer>(tf.layers.conv2d({ filters: 1, kernelSize: 1 }), (stock) => function (this: Conv2DLayer, inputs, kwargs) {
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
     if ((!Array.isArray(inputs) || inputs.length === 1) && plainFits(this, input)) {
       const dilations = this.dilationRate as [number, number] | number;
       return tf.tidy(() => tf.conv2d(input as tf.Tensor4D, this.kernel.read() as tf.Tensor4D, this.strides as [number, number], this.padding as 'same' | 'valid', 'NHWC', dilations));
     }
     return stock.call(this, inputs, kwargs);
-  };
+  });
 }
 
 /** Runs `f` with tf.layers' own Conv2D call (for comparisons in tests). */
 export function withStockConvLayer<T>(f: () => T): T {
-  if (!stockCall) return f();
-  const proto = Object.getPrototypeOf(tf.layers.conv2d({ filters: 1, kernelSize: 1 })) as { call: Call };
-  const ours = proto.call;
-  proto.call = stockCall;
-  try {
-    return f();
-  } finally {
-    proto.call = ours;
-  }
+  return override ? override.withStock(f) : f();
 }

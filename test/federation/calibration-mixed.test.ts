@@ -1,14 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runAgent, type AgentEvent } from '../../client/agent.ts';
-import { calibrateOnSite, type SiteImages } from '../../client/calibration.ts';
-import type { SiteTrainer } from '../../client/site-trainer.ts';
 import { openCoordinator } from '../../coordinator/coordinator.ts';
 import type { CoordinatorPrecisionReport } from '../../coordinator/int8-student.ts';
 import { sha256 } from '../../core/files.ts';
-import { packTensors, unpackTensors, type NamedTensor } from '../../core/tensors.ts';
+import { packTensors, unpackTensors } from '../../core/tensors.ts';
 import { initBackend } from '../../engine/backend.ts';
 import { buildModel, getNamedWeights, setNamedWeights } from '../../models/index.ts';
 import { InProcessLink } from '../../proto/in-process-link.ts';
@@ -17,41 +14,8 @@ import { decodeHistograms, decodeRanges, federatedRanges } from '../../quantize/
 import { exportOnnx } from '../../quantize/export/index.ts';
 import { quantizeStatic } from '../../quantize/qdq/index.ts';
 import { perturbWeights } from '../quantize/compare.ts';
+import { echoSite as site, FAST, MODEL, siteImages, SIZE, TRAINING } from './calibration-sites.ts';
 import { federationConfig, tempDir, tokenHashes, TOKENS } from './fixtures.ts';
-
-const SIZE = 16;
-const TRAINING = { localEpochs: 1, arch: 'cnn-s', imageSize: SIZE, widthMultiplier: 0.5, seed: 9 };
-const MODEL = { inputSize: SIZE, inputChannels: 1, numClasses: 2, widthMultiplier: 0.5, seed: 9 };
-const FAST = { initialMs: 10, maxMs: 50, multiplier: 2, jitter: 0.1, giveUpMs: 20_000 };
-
-/** Seeded NHWC images with their own brightness, so one site's statistics differ from the union's. */
-function siteImages(n: number, seed: number, gain: number): SiteImages {
-  const x = tf.randomUniform([n, SIZE, SIZE, 1], 0, gain, 'float32', seed);
-  const out = { n, size: SIZE, channels: 1, x: x.dataSync() as Float32Array };
-  x.dispose();
-  return out;
-}
-
-/** A site that sends the global weights back unchanged; with `calibrates`, it calibrates on its images (client/calibration.ts). */
-function site(images: SiteImages, calibrates: boolean): SiteTrainer {
-  const base: SiteTrainer = {
-    datasetSize: async () => images.n,
-    capabilities: async () => ({ trainer: 'echo' }),
-    fit: async (global: NamedTensor[]) => ({ weights: global, numExamples: images.n, metrics: { loss: 0 } }),
-    evaluate: async () => ({ numExamples: images.n, metrics: {} }),
-  };
-  if (!calibrates) return base;
-  return {
-    ...base,
-    calibrate: async (global, config) => {
-      const model = buildModel('cnn-s', MODEL);
-      setNamedWeights(model, global);
-      const out = await calibrateOnSite(model, images, config);
-      model.dispose();
-      return out;
-    },
-  };
-}
 
 describe('a mixed federation: one site can calibrate, one cannot', () => {
   beforeAll(async () => {

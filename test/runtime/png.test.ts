@@ -1,18 +1,9 @@
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeForServing } from '../../cli/serve/prepare.ts';
 import { decodeImageBytes } from '../../data/decode.ts';
 import { decodeGreyPng, encodeGreyPng } from '../../runtime/png.ts';
-import { writePng } from '../data/raster-writers.ts';
-
-function chunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  out.set(data, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
+import { pngChunk, writePng } from '../data/raster-writers.ts';
 
 const paeth = (a: number, b: number, c: number) => {
   const [pa, pb, pc] = [Math.abs(b - c), Math.abs(a - c), Math.abs(a + b - 2 * c)];
@@ -52,8 +43,8 @@ function filteredPng(width: number, height: number, bits: 8 | 16, samples: numbe
   ihdr.set([bits, 0, 0, 0, opts.interlace ?? 0], 8);
   const z = deflateSync(raw);
   const n = opts.parts ?? 1;
-  const idat = Array.from({ length: n }, (_, i) => chunk('IDAT', z.subarray(Math.floor((i * z.length) / n), Math.floor(((i + 1) * z.length) / n))));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), ...(opts.extra ?? []), ...idat, chunk('IEND', Buffer.alloc(0))]);
+  const idat = Array.from({ length: n }, (_, i) => pngChunk('IDAT', z.subarray(Math.floor((i * z.length) / n), Math.floor(((i + 1) * z.length) / n))));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), ...(opts.extra ?? []), ...idat, pngChunk('IEND', Buffer.alloc(0))]);
 }
 
 /** Deterministic pseudo-random samples below `max`. */
@@ -63,7 +54,7 @@ describe('the zlib-only grey PNG decoder', () => {
   it('undoes all five row filters, 8 and 16 bits, IDAT split in three, and agrees with sharp', async () => {
     for (const bits of [8, 16] as const) {
       const want = samplesOf(13 * 11, bits === 8 ? 256 : 65536);
-      const png = filteredPng(13, 11, bits, want, { parts: 3, extra: [chunk('tEXt', Buffer.from('Comment\0fedkd'))] });
+      const png = filteredPng(13, 11, bits, want, { parts: 3, extra: [pngChunk('tEXt', Buffer.from('Comment\0fedkd'))] });
       const got = decodeGreyPng(png);
       expect(got).toMatchObject({ width: 13, height: 11, bitDepth: bits });
       expect(Array.from(got!.samples)).toEqual(want);
@@ -84,7 +75,7 @@ describe('the zlib-only grey PNG decoder', () => {
     expect(decodeGreyPng(writePng(2, 2, 3, 8, samplesOf(12, 256)))).toBeNull();
     expect(decodeGreyPng(writePng(2, 2, 2, 8, samplesOf(8, 256)))).toBeNull();
     expect(decodeGreyPng(filteredPng(4, 4, 8, samplesOf(16, 256), { interlace: 1 }))).toBeNull();
-    expect(decodeGreyPng(filteredPng(4, 4, 8, samplesOf(16, 256), { extra: [chunk('gAMA', Buffer.from([0, 0, 0xb1, 0x8f]))] }))).toBeNull();
+    expect(decodeGreyPng(filteredPng(4, 4, 8, samplesOf(16, 256), { extra: [pngChunk('gAMA', Buffer.from([0, 0, 0xb1, 0x8f]))] }))).toBeNull();
     const badCrc = Buffer.from(grey);
     badCrc[grey.length - 20] ^= 1;
     expect(decodeGreyPng(badCrc)).toBeNull();

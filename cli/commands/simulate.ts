@@ -1,6 +1,6 @@
-import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
+import { UserError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import { info } from '../../core/log.ts';
 import { initBackend } from '../../engine/backend.ts';
@@ -9,7 +9,7 @@ import { compare, trainBaseline, type BaselineKind } from '../simulate/baselines
 import { loadSimulateConfig } from '../simulate/config.ts';
 import { evaluateInt8, int8Table } from '../simulate/int8.ts';
 import { pruningSummary, pruningTable } from '../simulate/pruning.ts';
-import { summaryTable, writeReport } from '../simulate/report.ts';
+import { summaryMarkdown, writeReport, type ReportSection } from '../simulate/report.ts';
 import { ensureFederation, ensureTeacher, runFederation, startBaseline } from '../simulate/steps.ts';
 
 interface SimulateFlags {
@@ -44,7 +44,8 @@ export function register(program: Command): void {
       const teacher = await ensureTeacher(c, sites);
       if (f.baseline) {
         const result = await trainBaseline(c, sites, teacher, f.baseline);
-        await writeFileAtomic(f.baselineOut ?? `${f.baseline}.json`, JSON.stringify(result));
+        if (!f.baselineOut) throw new UserError('--baseline needs --baseline-out');
+        await writeFileAtomic(f.baselineOut, JSON.stringify(result));
         return;
       }
       const t1 = Date.now();
@@ -62,10 +63,12 @@ export function register(program: Command): void {
       const pruning = await pruningSummary(c, sites, path.dirname(finalWeights), rounds, path.join(c.out, 'student'));
       const seconds = { total: (Date.now() - t0) / 1000, preparation: (t1 - t0) / 1000, federation: (t2 - t1) / 1000, baselines: (Date.now() - t2) / 1000 };
       const overhead = rounds.map((r) => ({ round: r.round, phaseSeconds: r.train.phaseSeconds, slowestFitSeconds: r.train.slowestFitSeconds, overhead: r.train.overhead }));
-      const summary = await writeReport(c.out, rounds, comparison, { seconds, backend, coordinatorOverhead: overhead, config: c, ...(int8 ? { int8 } : {}), ...(pruning ? { pruning } : {}) });
-      if (pruning) appendFileSync(path.join(c.out, 'summary.md'), `\n## Federated pruning\n\n${pruningTable(pruning)}`);
-      if (int8) appendFileSync(path.join(c.out, 'summary.md'), `\n## INT8 student (federated calibration)\n\n${int8Table(int8)}`);
-      process.stderr.write(`\n${summaryTable(comparison)}\n${int8 ? `\nINT8 student (federated calibration):\n${int8Table(int8)}\n` : ''}${pruning ? `\nFederated pruning:\n${pruningTable(pruning)}` : ''}`);
+      const sections: ReportSection[] = [
+        ...(pruning ? [{ title: 'Federated pruning', body: pruningTable(pruning) }] : []),
+        ...(int8 ? [{ title: 'INT8 student (federated calibration)', body: int8Table(int8) }] : []),
+      ];
+      const summary = await writeReport(c.out, rounds, comparison, { seconds, backend, coordinatorOverhead: overhead, config: c, ...(int8 ? { int8 } : {}), ...(pruning ? { pruning } : {}) }, sections);
+      process.stderr.write(`\n${summaryMarkdown(comparison, sections)}\n`);
       info(`simulate: report in ${c.out} (${seconds.total.toFixed(0)} s)`);
       if (f.json) printJson({ out: c.out, ...summary });
     });

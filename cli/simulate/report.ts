@@ -62,7 +62,18 @@ export function summaryTable(c: Comparison): string {
 }
 
 /** Writes the report folder: rounds (JSON, CSV), plots (auc.png, loss.png, and plots.html with the same charts), summary (JSON, Markdown). */
-export async function writeReport(out: string, rounds: RoundSummary[], c: Comparison, extra: Record<string, unknown>): Promise<Record<string, unknown>> {
+/** A titled part of summary.md after the comparison table (pruning, INT8). */
+export interface ReportSection {
+  title: string;
+  body: string;
+}
+
+/** summary.md: the comparison table, then each section under its heading. */
+export function summaryMarkdown(c: Comparison, sections: readonly ReportSection[] = []): string {
+  return [summaryTable(c), ...sections.map((x) => `\n## ${x.title}\n\n${x.body}`)].join('');
+}
+
+export async function writeReport(out: string, rounds: RoundSummary[], c: Comparison, extra: Record<string, unknown>, sections: readonly ReportSection[] = []): Promise<Record<string, unknown>> {
   const sites = c.sites;
   const auc = Object.fromEntries(sites.map((s) => [s, rounds.map((r) => r.evaluation?.auc[s] ?? null)]));
   const loss = { 'train (mean)': rounds.map((r) => r.train.meanLoss ?? null), 'held-out (mean)': rounds.map((r) => r.evaluation?.meanLoss ?? null) };
@@ -83,6 +94,6 @@ export async function writeReport(out: string, rounds: RoundSummary[], c: Compar
   await writeFileAtomic(path.join(out, 'rounds.csv'), roundsCsv(rounds));
   await writeFileAtomic(path.join(out, 'plots.html'), html);
   await writeFileAtomic(path.join(out, 'summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
-  await writeFileAtomic(path.join(out, 'summary.md'), summaryTable(c));
+  await writeFileAtomic(path.join(out, 'summary.md'), summaryMarkdown(c, sections));
   return summary;
 }

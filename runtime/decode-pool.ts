@@ -100,11 +100,6 @@ export class DecodePool {
     return this.slots.length;
   }
 
-  /** Jobs waiting for a worker. */
-  get queued(): number {
-    return this.queue.length;
-  }
-
   /** Decodes and prepares one request's image on some worker. The job's bytes are transferred: do not use them afterwards. */
   run(job: PrepareJob): Promise<PreparedImage> {
     if (this.closed) return Promise.reject(new Error('decode pool closed'));

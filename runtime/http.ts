@@ -10,8 +10,6 @@ import { encodeGreyPng } from './png.ts';
 import { sigmoid, softmax } from './postprocess.ts';
 import type { PrepareImage } from './prepare.ts';
 
-export type { DecodeImage, PrepareImage } from './prepare.ts';
-
 /** Largest body accepted (a large multi-frame DICOM fits). */
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
 /** Mask probability at or above which a pixel is foreground. */

@@ -14,8 +14,6 @@ import { repositorySignature } from '../../runtime/repository.ts';
 import { createPrepare, type PrepareOptions, type ServingPreprocess } from '../serve/prepare.ts';
 import { positiveInt, printJson } from '../run.ts';
 
-export { toRaster, type ServingPreprocess } from '../serve/prepare.ts';
-
 interface ServeOptions {
   models: string;
   port: number;

@@ -33,30 +33,30 @@ class HttpError extends Error {
 }
 
 /**
- * The body as one Uint8Array owning its ArrayBuffer (so it can be transferred to a worker):
- * with a Content-Length, chunks are copied straight into a buffer of that size.
+ * The body as one Uint8Array owning its ArrayBuffer (so it can be transferred to a worker);
+ * a body declared over `limit` is refused before it is read.
  */
 function readBody(req: http.IncomingMessage, limit: number): Promise<Uint8Array<ArrayBuffer>> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > limit) {
+  if (Number(req.headers['content-length']) > limit) {
     req.resume();
     return Promise.reject(new HttpError(413, `request body over ${limit} bytes`));
   }
   return new Promise((resolve, reject) => {
-    const sized = Number.isInteger(declared) && declared >= 0;
-    const out = new Uint8Array(sized ? declared : 0);
     const parts: Buffer[] = [];
     let n = 0;
     req.on('data', (c: Buffer) => {
-      if (sized && !parts.length && n + c.length <= declared) out.set(c, n);
-      else if (n + c.length <= limit) parts.push(c);
       n += c.length;
+      if (n <= limit) parts.push(c);
     });
     req.on('end', () => {
       if (n > limit) return reject(new HttpError(413, `request body over ${limit} bytes`));
-      if (!parts.length && n === out.length) return resolve(out);
-      const filled = n - parts.reduce((s, p) => s + p.length, 0);
-      resolve(new Uint8Array(Buffer.concat([out.subarray(0, filled), ...parts])));
+      const out = new Uint8Array(n);
+      let at = 0;
+      for (const p of parts) {
+        out.set(p, at);
+        at += p.length;
+      }
+      resolve(out);
     });
     req.on('error', reject);
   });

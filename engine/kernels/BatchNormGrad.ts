@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { batchNormGradImpl, type BatchNormGrads } from './BatchNormGrad_impl.ts';
+import { overrideGradient, type GradientOverride } from './gradient-override.ts';
 
 /** fedkd's fused batch-norm gradient kernel: inputs {x, dy, mean, variance, scale?}, attr varianceEpsilon; outputs [dx, dMean, dVariance, dScale, dOffset]. */
 export const BATCH_NORM_GRAD = 'FedkdBatchNormGrad';
@@ -48,7 +49,7 @@ export const BATCH_NORM_GRAD_KERNELS: readonly tf.KernelConfig[] = [
   { kernelName: BATCH_NORM_GRAD, backendName: 'cpu', kernelFunc: batchNormGradCpu as unknown as tf.KernelFunc },
 ];
 
-let original: tf.GradConfig | undefined;
+let override: GradientOverride | undefined;
 
 /**
  * Replaces the FusedBatchNorm gradient with one that, where the current backend has
@@ -58,32 +59,19 @@ let original: tf.GradConfig | undefined;
  * Idempotent.
  */
 export function registerBatchNormGradient(): void {
-  if (original) return;
-  original = tf.getGradient(tf.FusedBatchNorm);
-  const stock = original;
-  tf.registerGradient({
-    ...stock,
-    gradFunc: (dy, saved, attrs) => {
-      const [x, mean, variance, scale] = saved;
-      const d = dy as tf.Tensor;
-      const fits = mean.rank === 1 && x.shape[x.rank - 1] === mean.shape[0] && x.dtype === 'float32';
-      if (!fits || !tf.getKernel(BATCH_NORM_GRAD, tf.getBackend())) return stock.gradFunc(dy, saved, attrs);
-      const inputs: tf.NamedTensorMap = scale ? { x, dy: d, mean, variance, scale } : { x, dy: d, mean, variance };
-      const eps = (attrs as { varianceEpsilon: number }).varianceEpsilon;
-      const [dx, dMean, dVariance, dScale, dOffset] = tf.engine().runKernel(BATCH_NORM_GRAD, inputs, { varianceEpsilon: eps }) as tf.Tensor[];
-      return { x: () => dx, mean: () => dMean, variance: () => dVariance, scale: () => dScale, offset: () => dOffset };
-    },
+  override ??= overrideGradient(tf.FusedBatchNorm, (stock) => (dy, saved, attrs) => {
+    const [x, mean, variance, scale] = saved;
+    const d = dy as tf.Tensor;
+    const fits = mean.rank === 1 && x.shape[x.rank - 1] === mean.shape[0] && x.dtype === 'float32';
+    if (!fits || !tf.getKernel(BATCH_NORM_GRAD, tf.getBackend())) return stock(dy, saved, attrs);
+    const inputs: tf.NamedTensorMap = scale ? { x, dy: d, mean, variance, scale } : { x, dy: d, mean, variance };
+    const eps = (attrs as { varianceEpsilon: number }).varianceEpsilon;
+    const [dx, dMean, dVariance, dScale, dOffset] = tf.engine().runKernel(BATCH_NORM_GRAD, inputs, { varianceEpsilon: eps }) as tf.Tensor[];
+    return { x: () => dx, mean: () => dMean, variance: () => dVariance, scale: () => dScale, offset: () => dOffset };
   });
 }
 
 /** Runs `f` with tfjs's stock FusedBatchNorm gradient in place (for comparisons in tests). */
 export function withStockBatchNormGradient<T>(f: () => T): T {
-  if (!original) return f();
-  const ours = tf.getGradient(tf.FusedBatchNorm);
-  tf.registerGradient(original);
-  try {
-    return f();
-  } finally {
-    tf.registerGradient(ours);
-  }
+  return override ? override.withStock(f) : f();
 }

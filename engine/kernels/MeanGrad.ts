@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { overrideGradient, type GradientOverride } from './gradient-override.ts';
 
-let original: tf.GradConfig | undefined;
+let override: GradientOverride | undefined;
 
 /**
  * Replaces the Mean gradient: dx = broadcast(dy / n) as one Tile of the small reduced tensor,
@@ -9,16 +10,11 @@ let original: tf.GradConfig | undefined;
  * idempotent.
  */
 export function registerMeanGradient(): void {
-  if (original) return;
-  original = tf.getGradient(tf.Mean);
-  tf.registerGradient({
-    ...original,
-    gradFunc: (dy, saved, attrs) => {
-      const [x] = saved;
-      const axes = tf.util.parseAxisParam((attrs as unknown as tf.MeanAttrs).axis, x.shape);
-      const n = axes.reduce((p, a) => p * x.shape[a], 1);
-      const expanded = x.shape.map((s, i) => (axes.includes(i) ? 1 : s));
-      return { x: () => tf.broadcastTo(tf.reshape(tf.div(dy as tf.Tensor, n), expanded), x.shape) };
-    },
+  override ??= overrideGradient(tf.Mean, () => (dy, saved, attrs) => {
+    const [x] = saved;
+    const axes = tf.util.parseAxisParam((attrs as unknown as tf.MeanAttrs).axis, x.shape);
+    const n = axes.reduce((p, a) => p * x.shape[a], 1);
+    const expanded = x.shape.map((s, i) => (axes.includes(i) ? 1 : s));
+    return { x: () => tf.broadcastTo(tf.reshape(tf.div(dy as tf.Tensor, n), expanded), x.shape) };
   });
 }

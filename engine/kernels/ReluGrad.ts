@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { backendSimd } from '../simd/index.ts';
+import { overrideGradient, type GradientOverride } from './gradient-override.ts';
 import { reluGradImpl } from './ReluGrad_impl.ts';
 
 /** fedkd's fused ReLU gradient kernel: inputs {dy, x}; output dx (reluGradImpl). */
@@ -23,7 +24,7 @@ function reluGradWasm({ inputs, backend }: Args<BackendWasm>): tf.TensorInfo {
 /** The fused ReLU gradient for wasm (SIMD, else JS on the heap). */
 export const reluGradConfig: tf.KernelConfig = { kernelName: RELU_GRAD, backendName: 'wasm', kernelFunc: reluGradWasm as unknown as tf.KernelFunc };
 
-let original: tf.GradConfig | undefined;
+let override: GradientOverride | undefined;
 
 /**
  * Replaces the Relu gradient, dy · cast(step(x)) (two kernels over the activation), with one
@@ -31,15 +32,9 @@ let original: tf.GradConfig | undefined;
  * gradient runs. Same values. Idempotent.
  */
 export function registerReluGradient(): void {
-  if (original) return;
-  original = tf.getGradient(tf.Relu);
-  const stock = original;
-  tf.registerGradient({
-    ...stock,
-    gradFunc: (dy, saved, attrs) => {
-      const [x] = saved;
-      if (x.dtype !== 'float32' || !tf.getKernel(RELU_GRAD, tf.getBackend())) return stock.gradFunc(dy, saved, attrs);
-      return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: dy as tf.Tensor, x }) as tf.Tensor };
-    },
+  override ??= overrideGradient(tf.Relu, (stock) => (dy, saved, attrs) => {
+    const [x] = saved;
+    if (x.dtype !== 'float32' || !tf.getKernel(RELU_GRAD, tf.getBackend())) return stock(dy, saved, attrs);
+    return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: dy as tf.Tensor, x }) as tf.Tensor };
   });
 }

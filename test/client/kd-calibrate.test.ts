@@ -1,10 +1,6 @@
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KdTrainer, studentSpec } from '../../client/kd-trainer.ts';
-import { Rng } from '../../core/rng.ts';
 import type { NamedTensor } from '../../core/tensors.ts';
-import { synthesizeFederation } from '../../data/synth/federation.ts';
 import { initBackend } from '../../engine/backend.ts';
 import { buildModel } from '../../models/index.ts';
 import { getNamedWeights, setNamedWeights } from '../../models/weights.ts';
@@ -16,10 +12,9 @@ import { exportOnnx } from '../../quantize/export/index.ts';
 import { activationsToQuantize } from '../../quantize/qdq/index.ts';
 import { decodeModel } from '../../quantize/qdq/onnx-tensors.ts';
 import { loadSitePart } from '../../train/site-data.ts';
-import { linearTeacherOnnx } from '../distill/linear-teacher.ts';
-import { tempDir } from '../federation/fixtures.ts';
+import { KD_SIZE, kdSite } from './kd-site.ts';
 
-const SIZE = 32;
+const SIZE = KD_SIZE;
 const CONFIG: RoundConfig = { round: 1, localEpochs: 0, arch: 'cnn-s', imageSize: SIZE, widthMultiplier: 0.25, normalize: 'zscore' };
 
 describe('KdTrainer.calibrate: federated calibration statistics on the site’s own images', () => {
@@ -29,12 +24,7 @@ describe('KdTrainer.calibrate: federated calibration statistics on the site’s 
 
   beforeAll(async () => {
     await initBackend();
-    const dir = tempDir('kd-calibrate');
-    const manifest = await synthesizeFederation({ out: path.join(dir, 'fed'), sites: 1, imagesPerSite: 16, size: SIZE, seed: 5, largeFactor: 1, testFraction: 0.25 });
-    site = path.join(dir, 'fed', manifest.sites[0].name);
-    const rng = new Rng(2);
-    teacher = path.join(dir, 'teacher.onnx');
-    writeFileSync(teacher, linearTeacherOnnx(1, SIZE, Float32Array.from({ length: SIZE * SIZE * 2 }, () => rng.normal() * 0.05), Float32Array.from([0.1, -0.1])));
+    ({ site, teacher } = await kdSite('kd-calibrate', 16, 5, 2));
     global = getNamedWeights(buildModel('cnn-s', { inputSize: SIZE, inputChannels: 1, numClasses: 2, widthMultiplier: studentSpec(CONFIG).widthMultiplier, seed: 8 }));
   });
 

@@ -1,19 +1,14 @@
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KdTrainer } from '../../client/kd-trainer.ts';
-import { Rng } from '../../core/rng.ts';
 import type { NamedTensor } from '../../core/tensors.ts';
-import { synthesizeFederation } from '../../data/synth/federation.ts';
 import { initBackend } from '../../engine/backend.ts';
 import { buildModel } from '../../models/index.ts';
 import { getNamedWeights } from '../../models/weights.ts';
 import type { RoundConfig } from '../../proto/types.ts';
 import { federatedMasks, pruneSettingsSchema, trainableWeightMasks, type PruneMasks } from '../../prune/index.ts';
-import { linearTeacherOnnx } from '../distill/linear-teacher.ts';
-import { tempDir } from '../federation/fixtures.ts';
+import { KD_SIZE, kdSite } from './kd-site.ts';
 
-const SIZE = 32;
+const SIZE = KD_SIZE;
 const CONFIG: RoundConfig = { round: 2, localEpochs: 1, arch: 'cnn-s', imageSize: SIZE, widthMultiplier: 0.25, batchSize: 8, normalize: 'zscore' };
 
 /** Values of `w` where the 0/1 mask is 0 (removed) and where it is 1 (kept). */
@@ -33,12 +28,7 @@ describe('KdTrainer under the masks of a pruning round', () => {
 
   beforeAll(async () => {
     await initBackend();
-    const dir = tempDir('kd-prune');
-    const manifest = await synthesizeFederation({ out: path.join(dir, 'fed'), sites: 1, imagesPerSite: 24, size: SIZE, seed: 3, largeFactor: 1, testFraction: 0.25 });
-    site = path.join(dir, 'fed', manifest.sites[0].name);
-    const rng = new Rng(5);
-    teacher = path.join(dir, 'teacher.onnx');
-    writeFileSync(teacher, linearTeacherOnnx(1, SIZE, Float32Array.from({ length: SIZE * SIZE * 2 }, () => rng.normal() * 0.05), Float32Array.from([0.1, -0.1])));
+    ({ site, teacher } = await kdSite('kd-prune', 24, 3, 5));
     const model = buildModel('cnn-s', { inputSize: SIZE, inputChannels: 1, numClasses: 2, widthMultiplier: 0.25, seed: 7 });
     masks = federatedMasks(model, pruneSettingsSchema.parse({ ratio: 0.5, atRounds: [1] }), 1)!;
     // the global weights are not masked: the hook alone must zero the removed channels

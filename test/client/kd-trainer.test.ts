@@ -1,9 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KdTrainer, studentSpec } from '../../client/kd-trainer.ts';
-import { Rng } from '../../core/rng.ts';
-import { synthesizeFederation } from '../../data/synth/federation.ts';
 import { initBackend } from '../../engine/backend.ts';
 import { buildModel } from '../../models/index.ts';
 import { getNamedWeights, setNamedWeights } from '../../models/weights.ts';
@@ -12,10 +10,9 @@ import type { RoundConfig } from '../../proto/types.ts';
 import { classifierAuc } from '../../train/metrics.ts';
 import { predictLogits, softmaxRows } from '../../train/classification.ts';
 import { loadSitePart } from '../../train/site-data.ts';
-import { linearTeacherOnnx } from '../distill/linear-teacher.ts';
-import { tempDir } from '../federation/fixtures.ts';
+import { KD_SIZE, kdSite } from './kd-site.ts';
 
-const SIZE = 32;
+const SIZE = KD_SIZE;
 const CONFIG: RoundConfig = { round: 1, localEpochs: 1, arch: 'cnn-s', imageSize: SIZE, widthMultiplier: 0.25, batchSize: 8, normalize: 'zscore' };
 
 const rows = (file: string): number => readFileSync(file, 'utf8').trim().split('\n').length - 1;
@@ -28,12 +25,7 @@ describe('KdTrainer: the hospital trainer over train/, data/ and distill/', () =
 
   beforeAll(async () => {
     await initBackend();
-    const dir = tempDir('kd');
-    const manifest = await synthesizeFederation({ out: path.join(dir, 'fed'), sites: 1, imagesPerSite: 24, size: SIZE, seed: 3, largeFactor: 1, testFraction: 0.25 });
-    site = path.join(dir, 'fed', manifest.sites[0].name);
-    const rng = new Rng(5);
-    teacher = path.join(dir, 'teacher.onnx');
-    writeFileSync(teacher, linearTeacherOnnx(1, SIZE, Float32Array.from({ length: SIZE * SIZE * 2 }, () => rng.normal() * 0.05), Float32Array.from([0.1, -0.1])));
+    ({ site, teacher } = await kdSite('kd', 24, 3, 5));
     const spec = studentSpec(CONFIG);
     global = getNamedWeights(buildModel('cnn-s', { inputSize: SIZE, inputChannels: 1, numClasses: 2, widthMultiplier: spec.widthMultiplier, seed: 7 }));
   });

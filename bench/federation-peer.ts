@@ -5,25 +5,12 @@
 import type { FederationService } from '../proto/api.ts';
 import { serverCredentials } from '../proto/credentials.ts';
 import { serveFederation } from '../proto/grpc-server.ts';
+import { benchPayload } from './payload.ts';
 
 /** Parent → peer. */
 export type PeerRequest = 'cpu' | 'stop';
 /** Peer → parent. */
 export type PeerReply = { port: number } | { cpuMs: number };
-
-/** A payload of `bytes` pseudo-random bytes (xorshift32 from `seed`), the same in both processes. */
-export function benchPayload(bytes: number, seed: number): Uint8Array {
-  const out = new Uint8Array(bytes);
-  const words = new Uint32Array(out.buffer, 0, bytes >> 2);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return out;
-}
 
 async function main(): Promise<void> {
   const bytes = Number(process.env.FEDKD_PEER_BYTES);

@@ -17,7 +17,8 @@ import { sha256 } from '../core/files.ts';
 import { packTensors, type NamedTensor } from '../core/tensors.ts';
 import { channelCredentials } from '../proto/credentials.ts';
 import { GrpcLink } from '../proto/grpc-link.ts';
-import { benchPayload, type PeerReply, type PeerRequest } from './federation-peer.ts';
+import type { PeerReply, PeerRequest } from './federation-peer.ts';
+import { benchPayload } from './payload.ts';
 
 const MB = 1024 * 1024;
 /** The targets. */

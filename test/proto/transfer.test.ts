@@ -9,23 +9,10 @@ import { GrpcLink } from '../../proto/grpc-link.ts';
 import { serveFederation, type RunningServer } from '../../proto/grpc-server.ts';
 import type { Caller, ReceivedResult } from '../../proto/types.ts';
 import { federationService } from '../../proto/wire.ts';
+import { benchPayload as payload } from '../../bench/payload.ts';
 
 const MB = 1024 * 1024;
 const hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-/** A pseudo-random payload (xorshift), so a misplaced chunk changes the hash. */
-function payload(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  const w = new Uint32Array(out.buffer, 0, n >> 2);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < w.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    w[i] = x >>> 0;
-  }
-  return out;
-}
 
 /** A stand-in coordinator: one model, one site, records what it receives. */
 class FakeService implements FederationService {

@@ -28,6 +28,20 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A POST to /v1/predict over node:http, so the test controls the headers and how the body is sent. */
+function rawPost(headers: http.OutgoingHttpHeaders, send: (req: http.ClientRequest) => void): Promise<{ status: number; body: string }> {
+  const url = new URL(srv.url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: url.hostname, port: url.port, path: '/v1/predict', method: 'POST', headers }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += String(c)));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    send(req);
+  });
+}
+
 describe('fedkd serve under overload and with bad requests', () => {
   it('answers what fits in the queue and refuses the rest with 503 + Retry-After, counted in /metrics', async () => {
     const replies = await Promise.all(
@@ -51,29 +65,13 @@ describe('fedkd serve under overload and with bad requests', () => {
   });
 
   it('refuses a body declared over the limit with 413 before reading it', async () => {
-    const url = new URL(srv.url);
-    const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request({ host: url.hostname, port: url.port, path: '/v1/predict', method: 'POST', headers: { 'content-length': MAX_BODY_BYTES + 1 } }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += String(c)));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on('error', reject);
-      req.write(Buffer.alloc(1024));
-    });
+    const reply = await rawPost({ 'content-length': MAX_BODY_BYTES + 1 }, (req) => req.write(Buffer.alloc(1024)));
     expect(reply.status).toBe(413);
     expect(JSON.parse(reply.body).error).toBe(`request body over ${MAX_BODY_BYTES} bytes`);
   });
 
   it('reads a chunked body (no Content-Length) sent in pieces', async () => {
-    const url = new URL(srv.url);
-    const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request({ host: url.hostname, port: url.port, path: '/v1/predict', method: 'POST' }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += String(c)));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on('error', reject);
+    const reply = await rawPost({}, (req) => {
       req.write(PNG4.subarray(0, 30));
       setTimeout(() => req.end(PNG4.subarray(30)), 20);
     });

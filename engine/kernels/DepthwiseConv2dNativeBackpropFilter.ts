@@ -1,13 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { backendSimd } from '../simd/index.ts';
+import { backendSimd, depthwise3x3Geometry } from '../simd/index.ts';
 import { depthwiseBackpropFilterImpl } from './DepthwiseConv2dNativeBackpropFilter_impl.ts';
 import { allocFloat32, assertNhwcUnitDilation, heapFloat32 } from './wasm_kernel_utils.ts';
-
-/** True when depthwise.c's dw_filter_grad_3x3 covers the convolution: 3×3, multiplier 1, channels a multiple of 4. */
-function simdFits(info: tf.backend_util.Conv2DInfo): boolean {
-  return info.filterHeight === 3 && info.filterWidth === 3 && info.outChannels === info.inChannels && info.inChannels % 4 === 0;
-}
 
 /**
  * Filter gradient of depthwiseConv2d on wasm, computed in place on the wasm heap: the SIMD
@@ -34,10 +29,9 @@ function depthwiseConv2dNativeBackpropFilter(args: {
   assertNhwcUnitDilation('DepthwiseConv2dNativeBackpropFilter', info);
   const dw = allocFloat32(backend, info.filterShape);
   const s = backendSimd(backend);
-  if (s && simdFits(info)) {
-    const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, strideHeight, strideWidth, padInfo } = info;
-    s.k.dw_filter_grad_3x3(s.ptr(x.dataId), s.ptr(dy.dataId), batchSize, inHeight, inWidth, inChannels, outHeight, outWidth,
-      strideHeight, strideWidth, padInfo.top, padInfo.left, s.ptr(dw.dataId));
+  const g = s && depthwise3x3Geometry(info);
+  if (s && g) {
+    s.k.dw_filter_grad_3x3(s.ptr(x.dataId), s.ptr(dy.dataId), ...g, s.ptr(dw.dataId));
     return dw;
   }
   depthwiseBackpropFilterImpl(heapFloat32(backend, x), heapFloat32(backend, dy), info, heapFloat32(backend, dw));

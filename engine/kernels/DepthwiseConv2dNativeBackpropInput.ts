@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { backendSimd } from '../simd/index.ts';
+import { backendSimd, depthwise3x3Geometry } from '../simd/index.ts';
 import {
   depthwiseBackpropInputImpl,
   flipFilterSpatially,
@@ -11,8 +11,8 @@ import { allocFloat32, assertNhwcUnitDilation, heapFloat32, release, runWasmKern
 
 /**
  * Input gradient of depthwiseConv2d on wasm. 3×3 filters with multiplier 1 and channels a
- * multiple of 4 (mobile-s) run depthwise.c's dw_input_grad_3x3 (SIMD, one scatter pass). Else, with channel multiplier 1 (every reference
- * model) it is the wasm backend's own XNNPACK depthwise convolution, stride 1 and valid
+ * multiple of 4 (mobile-s) run depthwise.c's dw_input_grad_3x3 (SIMD, one scatter pass).
+ * Else, with channel multiplier 1 (every reference model) it is the wasm backend's own XNNPACK depthwise convolution, stride 1 and valid
  * padding, of the zero-inserted gradient with the flipped filter; otherwise a direct loop.
  */
 function depthwiseConv2dNativeBackpropInput(args: {
@@ -28,11 +28,10 @@ function depthwiseConv2dNativeBackpropInput(args: {
   const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, fShape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true);
   assertNhwcUnitDilation('DepthwiseConv2dNativeBackpropInput', info);
   const s = backendSimd(backend);
-  if (s && info.filterHeight === 3 && info.filterWidth === 3 && info.outChannels === info.inChannels && info.inChannels % 4 === 0) {
+  const g = s && depthwise3x3Geometry(info);
+  if (s && g) {
     const dx = allocFloat32(backend, info.inShape);
-    const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, strideHeight, strideWidth, padInfo } = info;
-    s.k.dw_input_grad_3x3(s.ptr(dy.dataId), s.ptr(filter.dataId), batchSize, inHeight, inWidth, inChannels, outHeight, outWidth,
-      strideHeight, strideWidth, padInfo.top, padInfo.left, s.ptr(dx.dataId));
+    s.k.dw_input_grad_3x3(s.ptr(dy.dataId), s.ptr(filter.dataId), ...g, s.ptr(dx.dataId));
     return dx;
   }
   if (info.outChannels !== info.inChannels) {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { warn } from '../../core/log.ts';
 
@@ -16,14 +17,8 @@ export interface SimdExports {
     x: number, dy: number, rows: number, c: number, mean: number, variance: number, scale: number, eps: number,
     gMean: number, gVar: number, dx: number, dScale: number, dOffset: number, scratch: number,
   ): void;
-  dw_filter_grad_3x3(
-    x: number, dy: number, n: number, h: number, w: number, c: number, oh: number, ow: number, sh: number, sw: number,
-    top: number, left: number, dw: number,
-  ): void;
-  dw_input_grad_3x3(
-    dy: number, filter: number, n: number, h: number, w: number, c: number, oh: number, ow: number, sh: number, sw: number,
-    top: number, left: number, dx: number,
-  ): void;
+  dw_filter_grad_3x3(x: number, dy: number, ...rest: [...Depthwise3x3Geometry, dw: number]): void;
+  dw_input_grad_3x3(dy: number, filter: number, ...rest: [...Depthwise3x3Geometry, dx: number]): void;
   im2col_t(
     x: number, n: number, h: number, w: number, c: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number,
     top: number, left: number, out: number,
@@ -39,6 +34,22 @@ export interface SimdExports {
 /** Bytes of scratch the batch-norm kernels need for c channels (4·c float64). */
 export function bnScratchBytes(c: number): number {
   return 32 * c;
+}
+
+/** The geometry arguments depthwise.c's 3×3 kernels take between their input and output pointers. */
+export type Depthwise3x3Geometry = [
+  n: number, h: number, w: number, c: number, oh: number, ow: number, sh: number, sw: number, top: number, left: number,
+];
+
+/**
+ * The geometry of a depthwise convolution for dw_filter_grad_3x3 / dw_input_grad_3x3, or null
+ * when they do not cover it (they need 3×3 filters, channel multiplier 1, channels a multiple of 4).
+ */
+export function depthwise3x3Geometry(info: tf.backend_util.Conv2DInfo): Depthwise3x3Geometry | null {
+  const fits = info.filterHeight === 3 && info.filterWidth === 3 && info.outChannels === info.inChannels && info.inChannels % 4 === 0;
+  if (!fits) return null;
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, strideHeight, strideWidth, padInfo } = info;
+  return [batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, strideHeight, strideWidth, padInfo.top, padInfo.left];
 }
 
 let compiled: WebAssembly.Module | undefined;

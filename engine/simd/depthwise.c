@@ -2,6 +2,21 @@
 // training kernels (see simd.h).
 #include "simd.h"
 
+// The output columns [lo, hi) whose three taps x·sw − left .. x·sw − left + 2 all fall inside
+// the image's [0, w): the rest take the bounds-checked edge paths. lo is the first whose left tap is in.
+static inline int dw_interior_lo(int ow, int sw, int left) {
+  int x = 0;
+  while (x < ow && x * sw - left < 0) x++;
+  return x;
+}
+
+// One past the last output column from lo on whose right tap is inside [0, w).
+static inline int dw_interior_hi(int lo, int ow, int sw, int left, int w) {
+  int x = lo;
+  while (x < ow && x * sw - left + 2 < w) x++;
+  return x;
+}
+
 // Accumulates one output column's three horizontal taps for 4 channels, checking bounds.
 static inline void dw_taps_edge(const float* xrow, f4 dyv, int ix0, int w, int c, f4* a0, f4* a1, f4* a2) {
   if (ix0 >= 0 && ix0 < w) *a0 = wasm_f32x4_add(*a0, wasm_f32x4_mul(ld(xrow + (long)ix0 * c), dyv));
@@ -16,11 +31,7 @@ EXPORT("dw_filter_grad_3x3")
 void dw_filter_grad_3x3(const float* xin, const float* dy, int n, int h, int w, int c, int oh, int ow, int sh, int sw,
                         int top, int left, float* dw) {
   for (int i = 0; i < 9 * c; i++) dw[i] = 0;
-  // Output columns whose three taps all fall inside the image.
-  int xlo = 0;
-  while (xlo < ow && xlo * sw - left < 0) xlo++;
-  int xhi = xlo;
-  while (xhi < ow && xhi * sw - left + 2 < w) xhi++;
+  const int xlo = dw_interior_lo(ow, sw, left), xhi = dw_interior_hi(xlo, ow, sw, left, w);
   for (int b = 0; b < n; b++) {
     for (int y = 0; y < oh; y++) {
       const float* dyrow = dy + ((long)(b * oh + y) * ow) * c;
@@ -65,10 +76,7 @@ EXPORT("dw_input_grad_3x3")
 void dw_input_grad_3x3(const float* dy, const float* filter, int n, int h, int w, int c, int oh, int ow, int sh, int sw,
                        int top, int left, float* dx) {
   for (long i = 0; i < (long)n * h * w * c; i++) dx[i] = 0;
-  int xlo = 0;
-  while (xlo < ow && xlo * sw - left < 0) xlo++;
-  int xhi = xlo;
-  while (xhi < ow && xhi * sw - left + 2 < w) xhi++;
+  const int xlo = dw_interior_lo(ow, sw, left), xhi = dw_interior_hi(xlo, ow, sw, left, w);
   for (int b = 0; b < n; b++) {
     for (int y = 0; y < oh; y++) {
       const float* dyrow = dy + ((long)(b * oh + y) * ow) * c;

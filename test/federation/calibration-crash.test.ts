@@ -1,17 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runAgent } from '../../client/agent.ts';
 import { ToyTrainer } from '../../client/toy-trainer.ts';
 import type { CoordinatorPrecisionReport } from '../../coordinator/int8-student.ts';
 import { StateStore } from '../../coordinator/store.ts';
-import { packTensors, unpackTensors } from '../../core/tensors.ts';
+import { unpackTensors } from '../../core/tensors.ts';
 import type { CoordinatorLink } from '../../proto/api.ts';
 import { channelCredentials } from '../../proto/credentials.ts';
 import { GrpcLink } from '../../proto/grpc-link.ts';
 import { ROOT } from '../helpers/cli.ts';
-import { freePort, INITIAL, SITES, tempDir, TOKENS, weightedTarget } from './fixtures.ts';
+import { coordinatorFolder, exited, INITIAL, SITES, TOKENS, weightedTarget } from './fixtures.ts';
 
 /** A client from before the `calibrate` capability: registers without the key (so it counts as able) and sits calibrate tasks out. */
 function olderClient(link: CoordinatorLink): CoordinatorLink {
@@ -27,37 +27,17 @@ function olderClient(link: CoordinatorLink): CoordinatorLink {
 
 describe('a skipped calibration survives SIGKILL', () => {
   it('the missed-deadline count outlives a killed coordinator: skipped after 3 deadlines in all, the run exits 0', async () => {
-    const dir = tempDir('calib-crash');
-    const port = await freePort();
-    writeFileSync(path.join(dir, 'initial.fkw'), packTensors(INITIAL));
-    writeFileSync(
-      path.join(dir, 'fed.yaml'),
-      [
-        'insecure: true',
-        `listen: { host: 127.0.0.1, port: ${port} }`,
-        'stateDir: state',
-        'model: { initialWeights: initial.fkw }',
-        'rounds: 1',
-        'evaluate: false',
-        'sampling: { fraction: 1, minSites: 2, minResults: 2 }',
-        'deadlines: { roundSeconds: 1, evaluateSeconds: 1, siteTimeoutSeconds: 300 }',
-        'training: { localEpochs: 2 }',
-        'quantize: { method: minmax, maxMissedDeadlines: 3 }',
-        'pollMs: 50',
-        'longPollMs: 0',
-      ].join('\n'),
-    );
+    const { dir, port, config } = await coordinatorFolder('calib-crash', ['rounds: 1', 'evaluate: false', 'sampling: { fraction: 1, minSites: 2, minResults: 2 }', 'deadlines: { roundSeconds: 1, evaluateSeconds: 1, siteTimeoutSeconds: 300 }', 'training: { localEpochs: 2 }', 'quantize: { method: minmax, maxMissedDeadlines: 3 }', 'pollMs: 50', 'longPollMs: 0']);
     const env = { ...process.env, FEDKD_PROGRESS: '0', FEDKD_TOKENS: `a=${TOKENS.a},b=${TOKENS.b}` };
     let stderr = '';
     const start = (onErr: (all: string) => void = () => {}): ChildProcess => {
-      const c = spawn(process.execPath, [path.join(ROOT, 'bin', 'fedkd.js'), 'coordinator', '--config', path.join(dir, 'fed.yaml')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const c = spawn(process.execPath, [path.join(ROOT, 'bin', 'fedkd.js'), 'coordinator', '--config', config], { env, stdio: ['ignore', 'ignore', 'pipe'] });
       c.stderr!.on('data', (d) => {
         stderr += d;
         onErr(stderr);
       });
       return c;
     };
-    const exited = (c: ChildProcess): Promise<number | null> => new Promise((r) => (c.exitCode !== null || c.signalCode ? r(c.exitCode) : c.once('exit', (code) => r(code))));
 
     let second: ChildProcess | null = null;
     let killed: Promise<void> | null = null;

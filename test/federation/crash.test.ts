@@ -1,49 +1,32 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runAgent, type AgentEvent } from '../../client/agent.ts';
 import { ToyTrainer } from '../../client/toy-trainer.ts';
 import { StateStore } from '../../coordinator/store.ts';
-import { packTensors, unpackTensors } from '../../core/tensors.ts';
+import { unpackTensors } from '../../core/tensors.ts';
 import { channelCredentials } from '../../proto/credentials.ts';
 import { GrpcLink } from '../../proto/grpc-link.ts';
 import { ROOT } from '../helpers/cli.ts';
-import { freePort, INITIAL, SITES, tempDir, TOKENS, weightedTarget } from './fixtures.ts';
+import { coordinatorFolder, exited, INITIAL, SITES, TOKENS, weightedTarget } from './fixtures.ts';
 
 const ROUNDS = 4;
 
 describe('crash recovery: the coordinator killed with SIGKILL mid-run', () => {
   it('resumes the same run; no accepted result lost or counted twice; sites reconnect by themselves', async () => {
-    const dir = tempDir('crash');
-    const port = await freePort();
-    writeFileSync(path.join(dir, 'initial.fkw'), packTensors(INITIAL));
-    writeFileSync(
-      path.join(dir, 'fed.yaml'),
-      [
-        'insecure: true',
-        `listen: { host: 127.0.0.1, port: ${port} }`,
-        'stateDir: state',
-        'model: { initialWeights: initial.fkw }',
-        `rounds: ${ROUNDS}`,
-        'sampling: { fraction: 1, minSites: 3, minResults: 3 }',
-        'deadlines: { roundSeconds: 300, evaluateSeconds: 300, siteTimeoutSeconds: 300 }',
-        'training: { localEpochs: 2 }',
-        'pollMs: 50',
-      ].join('\n'),
-    );
+    const { dir, port, config } = await coordinatorFolder('crash', [`rounds: ${ROUNDS}`, 'sampling: { fraction: 1, minSites: 3, minResults: 3 }', 'deadlines: { roundSeconds: 300, evaluateSeconds: 300, siteTimeoutSeconds: 300 }', 'training: { localEpochs: 2 }', 'pollMs: 50']);
     const env = { ...process.env, FEDKD_PROGRESS: '0', FEDKD_TOKENS: Object.entries(TOKENS).map(([s, t]) => `${s}=${t}`).join(',') };
     let child: ChildProcess;
     let stdout = '';
     let stderr = '';
     const start = (): ChildProcess => {
       stdout = '';
-      const c = spawn(process.execPath, [path.join(ROOT, 'bin', 'fedkd.js'), 'coordinator', '--config', path.join(dir, 'fed.yaml'), '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(process.execPath, [path.join(ROOT, 'bin', 'fedkd.js'), 'coordinator', '--config', config, '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       c.stdout!.on('data', (d) => (stdout += d));
       c.stderr!.on('data', (d) => (stderr += d));
       return c;
     };
-    const exited = (c: ChildProcess): Promise<number | null> => new Promise((r) => (c.exitCode !== null || c.signalCode ? r(c.exitCode) : c.once('exit', (code) => r(code))));
     let kills = 0;
     const killAndRestart = async (): Promise<void> => {
       const old = child;

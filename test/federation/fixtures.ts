@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,4 +69,22 @@ export function freePort(): Promise<number> {
     });
     s.on('error', reject);
   });
+}
+
+/**
+ * A folder for a `fedkd coordinator` child process on a free loopback port kept across restarts:
+ * initial.fkw (INITIAL) and fed.yaml, plain text, state in state/, then the config `lines`.
+ */
+export async function coordinatorFolder(label: string, lines: string[]): Promise<{ dir: string; port: number; config: string }> {
+  const dir = tempDir(label);
+  const port = await freePort();
+  writeFileSync(path.join(dir, 'initial.fkw'), packTensors(INITIAL));
+  const config = path.join(dir, 'fed.yaml');
+  writeFileSync(config, ['insecure: true', `listen: { host: 127.0.0.1, port: ${port} }`, 'stateDir: state', 'model: { initialWeights: initial.fkw }', ...lines].join('\n'));
+  return { dir, port, config };
+}
+
+/** The exit code of a child process once it has exited (at once if it already has). */
+export function exited(c: ChildProcess): Promise<number | null> {
+  return new Promise((r) => (c.exitCode !== null || c.signalCode ? r(c.exitCode) : c.once('exit', (code) => r(code))));
 }

@@ -115,6 +115,6 @@ export function register(program: Command): void {
     .option('--latency-budget-ms <n>', 'per-batch budget; warm-up runs above it shrink the batch', positiveInt, 250)
     .option('--watch-ms <n>', 'poll the repository for hot swap every N ms (0: only on SIGHUP)', nonNegativeInt, 2000)
     .option('--decode-workers <n>', 'worker threads that decode and preprocess images (0: on the event loop)', nonNegativeInt, availableParallelism())
-    .option('--json', 'print one JSON line when ready: url, mode, variants')
+    .option('--json', 'print one JSON line when ready: url, mode, decodeWorkers, variants')
     .action((opts: ServeOptions) => serve(opts));
 }

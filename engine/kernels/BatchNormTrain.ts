@@ -130,10 +130,7 @@ export const batchNormTrainGradConfig: tf.GradConfig = {
   },
 };
 
-/** Registers the training-mode batch-norm kernels for one backend and their gradient; idempotent. */
-export function registerBatchNormTrainKernels(backendName: 'cpu' | 'wasm'): void {
-  for (const k of BATCH_NORM_TRAIN_KERNELS) {
-    if (k.backendName === backendName && !tf.getKernel(k.kernelName, k.backendName)) tf.registerKernel(k);
-  }
+/** Registers BATCH_NORM_TRAIN's gradient (its kernels are among FUSED_KERNELS); idempotent. */
+export function registerBatchNormTrainGradient(): void {
   if (!tf.getGradient(BATCH_NORM_TRAIN)) tf.registerGradient(batchNormTrainGradConfig);
 }

@@ -3,7 +3,7 @@ import { ADAM_UPDATE_KERNELS } from './AdamUpdate.ts';
 import { registerFusedBatchNormLayer } from '../batchnorm-layer.ts';
 import { registerPlainConvLayer } from '../conv-layer.ts';
 import { BATCH_NORM_GRAD_KERNELS, registerBatchNormGradient } from './BatchNormGrad.ts';
-import { registerBatchNormTrainKernels } from './BatchNormTrain.ts';
+import { BATCH_NORM_TRAIN_KERNELS, registerBatchNormTrainGradient } from './BatchNormTrain.ts';
 import { castOverride } from './Cast.ts';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.ts';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.ts';
@@ -68,8 +68,11 @@ export function registerCorrectedKernels(backendName: 'cpu' | 'wasm'): void {
   }
 }
 
-/** fedkd's fused training kernels (batch-norm gradient, Adam, ReLU gradient), for wasm and (but ReLU) cpu. */
-export const FUSED_KERNELS: readonly tf.KernelConfig[] = [...BATCH_NORM_GRAD_KERNELS, ...ADAM_UPDATE_KERNELS, reluGradConfig];
+/**
+ * fedkd's fused training kernels (batch-norm gradient, Adam, training-mode batch norm and its
+ * gradient, ReLU gradient), for wasm and (but ReLU) cpu.
+ */
+export const FUSED_KERNELS: readonly tf.KernelConfig[] = [...BATCH_NORM_GRAD_KERNELS, ...ADAM_UPDATE_KERNELS, ...BATCH_NORM_TRAIN_KERNELS, reluGradConfig];
 
 /**
  * Everything fedkd adds to one backend for training: the missing wasm gradients, fast wasm
@@ -87,7 +90,7 @@ export function registerTrainingKernels(backendName: 'cpu' | 'wasm'): void {
   for (const k of FUSED_KERNELS) {
     if (k.backendName === backendName && !tf.getKernel(k.kernelName, k.backendName)) tf.registerKernel(k);
   }
-  registerBatchNormTrainKernels(backendName);
+  registerBatchNormTrainGradient();
   registerBatchNormGradient();
   registerMeanGradient();
   registerReluGradient();

@@ -1,9 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { packTensors, type NamedTensor } from '../../core/tensors.ts';
 import { openCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import { sampleSites } from '../../coordinator/sampling.ts';
 import type { Caller, ReceivedResult } from '../../proto/types.ts';
 import { federationConfig, INITIAL, tempDir, tensor, tokenHashes, TOKENS } from '../federation/fixtures.ts';
+import { closeCoordinatorAfterEach } from '../helpers/coordinator.ts';
 
 const caller = (id: string): Caller => ({ siteId: id, token: TOKENS[id] });
 const update = (round: number, base: string, weights: NamedTensor[], n = 10, kind: 'train' | 'evaluate' = 'train'): ReceivedResult => ({
@@ -21,10 +22,7 @@ describe('round engine (fake clock)', () => {
   let coord: Coordinator | null = null;
   let clock = 1_000_000;
   const now = (): number => clock;
-  afterEach(() => {
-    coord?.close();
-    coord = null;
-  });
+  closeCoordinatorAfterEach(() => coord);
 
   async function start(overrides: Record<string, unknown> = {}, dir = tempDir('rounds')) {
     clock = 1_000_000;

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runAgent, type AgentEvent } from '../../client/agent.ts';
 import { ToyTrainer } from '../../client/toy-trainer.ts';
 import { loadSimulateConfig } from '../../cli/simulate/config.ts';
@@ -13,6 +13,7 @@ import { encodeWeights, decodeWeights } from '../../proto/convert.ts';
 import { InProcessLink } from '../../proto/in-process-link.ts';
 import type { Task } from '../../proto/types.ts';
 import { federationConfig, INITIAL, SITES, tempDir, tokenHashes, TOKENS, weightedTarget } from './fixtures.ts';
+import { closeCoordinatorAfterEach } from '../helpers/coordinator.ts';
 
 const FAST = { initialMs: 10, maxMs: 50, multiplier: 2, jitter: 0.1, giveUpMs: 10_000 };
 
@@ -35,10 +36,7 @@ const expectClose = (got: number[][], want: number[][]): void => {
 
 describe('a quantize block with sites that cannot calibrate', () => {
   let coord: Coordinator | null = null;
-  afterEach(() => {
-    coord?.close();
-    coord = null;
-  });
+  closeCoordinatorAfterEach(() => coord);
 
   it('toy sites (no calibrate): the run finishes, the final model is plain FedAvg, report.json says int8 skipped', async () => {
     const dir = tempDir('calib-skip');

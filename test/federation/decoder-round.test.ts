@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runAgent } from '../../client/agent.ts';
 import { DecoderTrainer } from '../../client/decoder-trainer.ts';
 import type { FitOutput } from '../../client/site-trainer.ts';
@@ -14,6 +14,7 @@ import type { RoundConfig } from '../../proto/types.ts';
 import { InProcessLink } from '../../proto/in-process-link.ts';
 import { convEncoderOnnx } from '../distill/conv-encoder.ts';
 import { federationConfig, tempDir, tokenHashes, TOKENS } from './fixtures.ts';
+import { closeCoordinatorAfterEach } from '../helpers/coordinator.ts';
 
 const FAST = { initialMs: 10, maxMs: 50, multiplier: 2, jitter: 0.1, giveUpMs: 20_000 };
 
@@ -29,10 +30,7 @@ class RecordingTrainer extends DecoderTrainer {
 
 describe('federated decoder-only fine-tuning', () => {
   let coord: Coordinator | null = null;
-  afterEach(() => {
-    coord?.close();
-    coord = null;
-  });
+  closeCoordinatorAfterEach(() => coord);
 
   it('averages the sites’ decoder weights (FedAvg by example count); nothing else travels', async () => {
     await initBackend();

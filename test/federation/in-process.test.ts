@@ -1,21 +1,19 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { unpackTensors } from '../../core/tensors.ts';
 import { openCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import { runAgent } from '../../client/agent.ts';
 import { ToyTrainer } from '../../client/toy-trainer.ts';
 import { InProcessLink } from '../../proto/in-process-link.ts';
 import { federationConfig, INITIAL, SITES, tempDir, tokenHashes, TOKENS, weightedTarget } from './fixtures.ts';
+import { closeCoordinatorAfterEach } from '../helpers/coordinator.ts';
 
 const FAST = { initialMs: 10, maxMs: 50, multiplier: 2, jitter: 0.1, giveUpMs: 10_000 };
 
 describe('a federation in one process (the same agent code a hospital runs)', () => {
   let coord: Coordinator | null = null;
-  afterEach(() => {
-    coord?.close();
-    coord = null;
-  });
+  closeCoordinatorAfterEach(() => coord);
 
   it('runs two FedAvg rounds whose global model matches the closed form', async () => {
     const dir = tempDir('inproc');

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { FusedAdamOptimizer } from '../../engine/adam.ts';
-import { setSimdEnabled } from '../../engine/simd/index.ts';
-import { BACKENDS, onBackend, relError, seeded } from './compare.ts';
+import { BACKENDS, onBackend, relError, seeded, withoutSimd } from './compare.ts';
 
 /** Runs `steps` updates of one optimiser on two variables with fixed, step-dependent gradients. */
 function run(opt: tf.Optimizer, steps: number): Float32Array[] {
@@ -47,15 +46,10 @@ describe('FusedAdamOptimizer', () => {
   });
 
   it('on wasm updates the variable in place after the first step, with the same values as the kernel path', async () => {
-    await onBackend('wasm', () => {
+    await onBackend('wasm', async () => {
       const inPlace = run(new FusedAdamOptimizer(0.01), 5);
-      setSimdEnabled(false);
-      try {
-        const viaKernel = run(new FusedAdamOptimizer(0.01), 5);
-        inPlace.forEach((w, i) => expect(relError(w, viaKernel[i])).toBeLessThan(1e-6));
-      } finally {
-        setSimdEnabled(true);
-      }
+      const viaKernel = await withoutSimd(() => run(new FusedAdamOptimizer(0.01), 5));
+      inPlace.forEach((w, i) => expect(relError(w, viaKernel[i])).toBeLessThan(1e-6));
       const x = tf.variable(tf.tensor1d([1, 2, 3]), true, `inplace${Math.random()}`);
       const opt = new FusedAdamOptimizer(0.1);
       const g = tf.tensor1d([1, 1, 1]);

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { withStockBatchNormLayer } from '../../engine/batchnorm-layer.ts';
-import { setSimdEnabled } from '../../engine/simd/index.ts';
-import { BACKENDS, REL_TOL, onBackend, relError, seeded } from './compare.ts';
+import { BACKENDS, REL_TOL, onBackend, relError, seeded, withoutSimd } from './compare.ts';
 
 // tf.layers' BatchNormalization in training mode, through fedkd's fused kernel
 // (engine/batchnorm-layer.ts), against tf.layers' own code (tf.moments, batchNorm, moving
@@ -47,9 +46,6 @@ function expectSame(ours: Result, stock: Result): void {
 }
 
 describe('fused BatchNormalization training step against tf.layers', () => {
-  afterEach(() => {
-    setSimdEnabled(true);
-  });
   const cases = [
     { shape: [4, 5, 5, 3], mean: 0 },
     { shape: [2, 6, 6, 16], mean: 5 },
@@ -69,8 +65,7 @@ describe('fused BatchNormalization training step against tf.layers', () => {
   it('wasm with the SIMD kernels off (the JS fallback on the heap)', async () => {
     await onBackend('wasm', () => {
       const stock = withStockBatchNormLayer(() => trainOnce([3, 4, 4, 12], 1));
-      setSimdEnabled(false);
-      expectSame(trainOnce([3, 4, 4, 12], 1), stock);
+      return withoutSimd(() => expectSame(trainOnce([3, 4, 4, 12], 1), stock));
     });
   });
 });

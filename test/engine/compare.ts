@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../engine/backend.ts';
+import { setSimdEnabled } from '../../engine/simd/index.ts';
 
 /** The backends every engine check runs on. */
 export const BACKENDS = ['cpu', 'wasm'] as const;
@@ -32,4 +33,14 @@ export async function onBackend<T>(name: (typeof BACKENDS)[number], f: () => Pro
   await initBackend(name);
   if (tf.getBackend() !== name) await tf.setBackend(name);
   return f();
+}
+
+/** Runs `f` with fedkd's SIMD kernels switched off (the JS kernels on the wasm heap), then on again. */
+export async function withoutSimd<T>(f: () => Promise<T> | T): Promise<T> {
+  setSimdEnabled(false);
+  try {
+    return await f();
+  } finally {
+    setSimdEnabled(true);
+  }
 }

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { setSimdEnabled } from '../../engine/simd/index.ts';
-import { BACKENDS, REL_TOL, onBackend, relError, seeded } from './compare.ts';
+import { BACKENDS, REL_TOL, onBackend, relError, seeded, withoutSimd } from './compare.ts';
 
 const L = tf.layers;
 type Sym = tf.SymbolicTensor;
@@ -91,12 +90,7 @@ describe('one training step, wasm against cpu', () => {
 
   it('depthwise-separable classifier with the SIMD kernels off (the JS kernels on the wasm heap)', async () => {
     const labels = (n: number): tf.Tensor => tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, i) => (i + 1) % 3), 'int32'), 3);
-    setSimdEnabled(false);
-    try {
-      await compareStep(() => separableNet(16, 3), [4, 16, 16, 1], labels, (y, out) => tf.losses.softmaxCrossEntropy(y, out));
-    } finally {
-      setSimdEnabled(true);
-    }
+    await withoutSimd(() => compareStep(() => separableNet(16, 3), [4, 16, 16, 1], labels, (y, out) => tf.losses.softmaxCrossEntropy(y, out)));
   });
 
   it('encoder-decoder (max pool, conv2dTranspose, upsampling, concat; sigmoid cross-entropy)', async () => {

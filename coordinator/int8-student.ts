@@ -39,8 +39,8 @@ export interface CoordinatorPrecisionReport {
   chosen: { precision: 'fp32' | 'int8'; reason: string };
 }
 
-/** Builds the shrunk final student from the masked full-shape weights, or undefined when the run did not prune. */
-export type ShrinkFinal = (full: NamedTensor[]) => Promise<tf.LayersModel | undefined>;
+/** Builds the shrunk final student from the masked full-shape weights (given only when the run pruned). */
+export type ShrinkFinal = (full: NamedTensor[]) => Promise<tf.LayersModel>;
 
 /** The student the round config describes (client/kd-trainer.ts's keys and defaults; images are 1-channel). */
 function studentOf(training: CoordinatorConfig['training']): { arch: string; imageSize: number; numClasses: number; widthMultiplier: number; seed: number } {
@@ -65,7 +65,7 @@ export async function writeInt8Student(config: CoordinatorConfig, phase: Calibra
   const full = unpackTensors(finalWeights);
   // after federated pruning the deployable student is the physically smaller one; its layers
   // keep their names, so the ranges calibrated on the masked model apply to it unchanged
-  const model = (await shrink?.(full)) ?? buildModel(s.arch, { inputSize: s.imageSize, inputChannels: 1, numClasses: s.numClasses, widthMultiplier: s.widthMultiplier, seed: s.seed });
+  const model = shrink ? await shrink(full) : buildModel(s.arch, { inputSize: s.imageSize, inputChannels: 1, numClasses: s.numClasses, widthMultiplier: s.widthMultiplier, seed: s.seed });
   let fp32: Uint8Array;
   try {
     if (!shrink) setNamedWeights(model, full);

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { simdEnabled } from '../engine/simd/index.ts';
 
 /** Input sizes of the target (FEDKD_BENCH_SIZES=128 runs one of them). */
 const SIZES = (process.env.FEDKD_BENCH_SIZES ?? '64,128').split(',').map(Number);
@@ -57,7 +58,7 @@ function torch(py: string, size: number, threads: number): Figure | undefined {
 
 const py = findTorchPython();
 if (!py) process.stderr.write('train.bench: no python3 with torch found; printing fedkd figures only\n');
-const simd = !/^(0|off|false|no)$/i.test(process.env.FEDKD_SIMD ?? '');
+const simd = simdEnabled();
 for (const size of SIZES) {
   const ours = REPLICAS.map((r) => fedkd(size, r)).filter((f): f is Figure => f !== undefined);
   for (const f of ours) console.log(JSON.stringify({ bench: 'train', simd, ...f }));

@@ -13,8 +13,7 @@ interface BatchNormLayer {
   movingVariance: tf.LayerVariable;
 }
 
-
-let override: LayerCallOverride<BatchNormLayer> | undefined;
+let override: LayerCallOverride | undefined;
 
 function fusedFits(layer: BatchNormLayer, input: tf.Tensor, kwargs: Record<string, unknown>): boolean {
   const lastAxis = layer.axis === -1 || layer.axis === input.rank - 1;
@@ -53,12 +52,7 @@ function fusedTrainingCall(layer: BatchNormLayer, input: tf.Tensor): tf.Tensor {
  */
 export function registerFusedBatchNormLayer(): void {
   if (override) return;
-  override = overrideLayerCall<BatchNormLayer>(tf.layers.batchNormalization({}), (stock) => function (this: BatchNormLayer, inputs, kwargs) {
-    const input = Array.isArray(inputs) ? inputs[0] : inputs;
-    const single = !Array.isArray(inputs) || inputs.length === 1;
-    if (single && fusedFits(this, input, kwargs ?? {})) return fusedTrainingCall(this, input);
-    return stock.call(this, inputs, kwargs);
-  });
+  override = overrideLayerCall<BatchNormLayer>(tf.layers.batchNormalization({}), { fits: fusedFits, call: fusedTrainingCall });
 }
 
 /** Runs `f` with tf.layers' own BatchNormalization training code (for comparisons in tests). */

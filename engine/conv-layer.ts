@@ -13,12 +13,19 @@ interface Conv2DLayer {
   dilationRate: number | number[];
 }
 
-
-let override: LayerCallOverride<Conv2DLayer> | undefined;
+let override: LayerCallOverride | undefined;
 
 function plainFits(layer: Conv2DLayer, input: tf.Tensor): boolean {
   return layer.rank === 2 && layer.bias == null && layer.activation.getClassName() === 'linear' && layer.dataFormat === 'channelsLast' &&
     (layer.padding === 'same' || layer.padding === 'valid') && input.rank === 4;
+}
+
+/** tf.layers' Conv2D call as plain tf.conv2d (no bias, linear activation: plainFits). */
+function plainCall(layer: Conv2DLayer, input: tf.Tensor): tf.Tensor {
+  const dilations = layer.dilationRate as [number, number] | number;
+  return tf.tidy(() =>
+    tf.conv2d(input as tf.Tensor4D, layer.kernel.read() as tf.Tensor4D, layer.strides as [number, number], layer.padding as 'same' | 'valid', 'NHWC', dilations),
+  );
 }
 
 /**
@@ -31,14 +38,7 @@ function plainFits(layer: Conv2DLayer, input: tf.Tensor): boolean {
  */
 export function registerPlainConvLayer(): void {
   if (override) return;
-  override = overrideLayerCall<Conv2DLayer>(tf.layers.conv2d({ filters: 1, kernelSize: 1 }), (stock) => function (this: Conv2DLayer, inputs, kwargs) {
-    const input = Array.isArray(inputs) ? inputs[0] : inputs;
-    if ((!Array.isArray(inputs) || inputs.length === 1) && plainFits(this, input)) {
-      const dilations = this.dilationRate as [number, number] | number;
-      return tf.tidy(() => tf.conv2d(input as tf.Tensor4D, this.kernel.read() as tf.Tensor4D, this.strides as [number, number], this.padding as 'same' | 'valid', 'NHWC', dilations));
-    }
-    return stock.call(this, inputs, kwargs);
-  });
+  override = overrideLayerCall<Conv2DLayer>(tf.layers.conv2d({ filters: 1, kernelSize: 1 }), { fits: plainFits, call: plainCall });
 }
 
 /** Runs `f` with tf.layers' own Conv2D call (for comparisons in tests). */

@@ -54,12 +54,12 @@ export function unpackTensors(buf: Uint8Array, { view = false }: { view?: boolea
   return meta.map((m) => {
     const n = sizeOf(m.shape);
     if (off + n * 4 > buf.length) throw new Error(`weights buffer truncated at ${m.name}`);
-    const at = buf.byteOffset + off;
+    const bytes = buf.subarray(off, off + n * 4);
     off += n * 4;
-    if (view && at % 4 === 0) return { name: m.name, shape: m.shape, dtype: m.dtype, data: new Float32Array(buf.buffer, at, n) };
+    if (view && bytes.byteOffset % 4 === 0) return { name: m.name, shape: m.shape, dtype: m.dtype, data: new Float32Array(bytes.buffer, bytes.byteOffset, n) };
     // copy so the result is aligned and independent of the input buffer
     const data = new Float32Array(n);
-    new Uint8Array(data.buffer).set(buf.subarray(off - n * 4, off));
+    new Uint8Array(data.buffer).set(bytes);
     return { name: m.name, shape: m.shape, dtype: m.dtype, data };
   });
 }

@@ -31,6 +31,18 @@ interface HostBackend {
 
 const channels = (x: tf.TensorInfo): number => x.shape[x.shape.length - 1];
 
+/** Shapes of a kernel's n outputs: x's, then n − 1 per-channel vectors. */
+function outShapes(inputs: Infos, n: number): number[][] {
+  const c = channels(inputs.x);
+  return [inputs.x.shape, ...Array.from({ length: n - 1 }, () => [c])];
+}
+
+type Read = (t: tf.TensorInfo) => Float32Array;
+/** A kernel's JS implementation: inputs read by `f`, outputs written into `out`. */
+type JsPart = (inputs: Infos, a: TrainAttrs, f: Read, out: Float32Array[]) => void;
+/** A kernel's SIMD implementation on the wasm heap, with scratch for bnScratchBytes. */
+type SimdPart = (s: BackendSimd, p: (t: tf.TensorInfo) => number, inputs: Infos, a: TrainAttrs, outs: tf.TensorInfo[], scratch: number) => void;
+
 /** Runs `f` with `bytes` of scratch on the wasm heap. */
 function withScratch(s: BackendSimd, bytes: number, f: (ptr: number) => void): void {
   const ptr = s.malloc(bytes);
@@ -41,76 +53,64 @@ function withScratch(s: BackendSimd, bytes: number, f: (ptr: number) => void): v
   }
 }
 
-function forwardWasm({ inputs, backend, attrs }: Args<BackendWasm>): tf.TensorInfo[] {
-  const { x, scale, offset, movingMean, movingVariance } = inputs as Infos;
-  const a = attrs as unknown as TrainAttrs;
-  const c = channels(x);
-  const outs = [x.shape, [c], [c], [c], [c]].map((sh) => backend.makeOutput(sh, 'float32'));
-  const s = backendSimd(backend);
-  if (s) {
-    const p = (t: tf.TensorInfo): number => s.ptr(t.dataId);
-    withScratch(s, bnScratchBytes(c), (scratch) =>
-      s.k.bn_train_forward(p(x), tf.util.sizeFromShape(x.shape) / c, c, p(scale), p(offset), a.varianceEpsilon,
-        p(outs[0]), p(outs[1]), p(outs[2]), p(movingMean), p(movingVariance), a.decay, p(outs[3]), p(outs[4]), scratch),
-    );
+/** A wasm kernel with n outputs: `simd` when the SIMD module is loaded, else `js` on the heap. */
+function onWasm(n: number, simd: SimdPart, js: JsPart): (args: Args<BackendWasm>) => tf.TensorInfo[] {
+  return ({ inputs, backend, attrs }) => {
+    const infos = inputs as Infos;
+    const a = attrs as unknown as TrainAttrs;
+    const outs = outShapes(infos, n).map((sh) => backend.makeOutput(sh, 'float32'));
+    const s = backendSimd(backend);
+    if (s) {
+      withScratch(s, bnScratchBytes(channels(infos.x)), (scratch) => simd(s, (t) => s.ptr(t.dataId), infos, a, outs, scratch));
+      return outs;
+    }
+    const f: Read = (t) => backend.typedArrayFromHeap(t) as Float32Array;
+    js(infos, a, f, outs.map(f));
     return outs;
-  }
-  const f = (t: tf.TensorInfo): Float32Array => backend.typedArrayFromHeap(t) as Float32Array;
-  const params = { scale: f(scale), offset: f(offset), epsilon: a.varianceEpsilon, movingMean: f(movingMean), movingVariance: f(movingVariance), decay: a.decay };
-  batchNormTrainForwardImpl(f(x), params, { y: f(outs[0]), mean: f(outs[1]), variance: f(outs[2]), movingMean: f(outs[3]), movingVariance: f(outs[4]) });
-  return outs;
+  };
 }
 
-function forwardCpu({ inputs, backend, attrs }: Args<HostBackend>): tf.TensorInfo[] {
-  const { x, scale, offset, movingMean, movingVariance } = inputs as Infos;
-  const a = attrs as unknown as TrainAttrs;
-  const r = (t: tf.TensorInfo): Float32Array => backend.readSync(t.dataId) as Float32Array;
-  const c = channels(x);
-  const o = { y: new Float32Array(tf.util.sizeFromShape(x.shape)), mean: new Float32Array(c), variance: new Float32Array(c), movingMean: new Float32Array(c), movingVariance: new Float32Array(c) };
-  batchNormTrainForwardImpl(r(x), { scale: r(scale), offset: r(offset), epsilon: a.varianceEpsilon, movingMean: r(movingMean), movingVariance: r(movingVariance), decay: a.decay }, o);
-  return [o.y, o.mean, o.variance, o.movingMean, o.movingVariance].map((v, i) => backend.makeTensorInfo(i === 0 ? x.shape : [c], 'float32', v));
+/** A cpu kernel with n outputs running `js`. */
+function onCpu(n: number, js: JsPart): (args: Args<HostBackend>) => tf.TensorInfo[] {
+  return ({ inputs, backend, attrs }) => {
+    const shapes = outShapes(inputs as Infos, n);
+    const out = shapes.map((sh) => new Float32Array(tf.util.sizeFromShape(sh)));
+    js(inputs as Infos, attrs as unknown as TrainAttrs, (t) => backend.readSync(t.dataId) as Float32Array, out);
+    return out.map((v, i) => backend.makeTensorInfo(shapes[i], 'float32', v));
+  };
 }
 
-function backwardWasm({ inputs, backend, attrs }: Args<BackendWasm>): tf.TensorInfo[] {
-  const { x, dy, mean, variance, scale, gMean, gVariance } = inputs as Infos;
-  const eps = (attrs as unknown as TrainAttrs).varianceEpsilon;
-  const c = channels(x);
-  const outs = [x.shape, [c], [c]].map((sh) => backend.makeOutput(sh, 'float32'));
-  const s = backendSimd(backend);
-  if (s) {
-    const p = (t: tf.TensorInfo): number => s.ptr(t.dataId);
-    withScratch(s, bnScratchBytes(c), (scratch) =>
-      s.k.bn_train_backward(p(x), p(dy), tf.util.sizeFromShape(x.shape) / c, c, p(mean), p(variance), p(scale), eps, p(gMean), p(gVariance),
-        p(outs[0]), p(outs[1]), p(outs[2]), scratch),
-    );
-    return outs;
-  }
-  const f = (t: tf.TensorInfo): Float32Array => backend.typedArrayFromHeap(t) as Float32Array;
-  batchNormTrainBackwardImpl(
-    { x: f(x), dy: f(dy), mean: f(mean), variance: f(variance), scale: f(scale), epsilon: eps, gMean: f(gMean), gVariance: f(gVariance) },
-    { dx: f(outs[0]), dScale: f(outs[1]), dOffset: f(outs[2]) },
+const rows = (x: tf.TensorInfo): number => tf.util.sizeFromShape(x.shape) / channels(x);
+
+const forwardSimd: SimdPart = (s, p, { x, scale, offset, movingMean, movingVariance }, a, outs, scratch) =>
+  s.k.bn_train_forward(p(x), rows(x), channels(x), p(scale), p(offset), a.varianceEpsilon,
+    p(outs[0]), p(outs[1]), p(outs[2]), p(movingMean), p(movingVariance), a.decay, p(outs[3]), p(outs[4]), scratch);
+
+const forwardJs: JsPart = ({ x, scale, offset, movingMean, movingVariance }, a, f, [y, mean, variance, mm, mv]) =>
+  batchNormTrainForwardImpl(
+    f(x),
+    { scale: f(scale), offset: f(offset), epsilon: a.varianceEpsilon, movingMean: f(movingMean), movingVariance: f(movingVariance), decay: a.decay },
+    { y, mean, variance, movingMean: mm, movingVariance: mv },
   );
-  return outs;
-}
 
-function backwardCpu({ inputs, backend, attrs }: Args<HostBackend>): tf.TensorInfo[] {
-  const { x, dy, mean, variance, scale, gMean, gVariance } = inputs as Infos;
-  const r = (t: tf.TensorInfo): Float32Array => backend.readSync(t.dataId) as Float32Array;
-  const c = channels(x);
-  const o = { dx: new Float32Array(tf.util.sizeFromShape(x.shape)), dScale: new Float32Array(c), dOffset: new Float32Array(c) };
-  const eps = (attrs as unknown as TrainAttrs).varianceEpsilon;
-  batchNormTrainBackwardImpl({ x: r(x), dy: r(dy), mean: r(mean), variance: r(variance), scale: r(scale), epsilon: eps, gMean: r(gMean), gVariance: r(gVariance) }, o);
-  return [o.dx, o.dScale, o.dOffset].map((v, i) => backend.makeTensorInfo(i === 0 ? x.shape : [c], 'float32', v));
-}
+const backwardSimd: SimdPart = (s, p, { x, dy, mean, variance, scale, gMean, gVariance }, a, outs, scratch) =>
+  s.k.bn_train_backward(p(x), p(dy), rows(x), channels(x), p(mean), p(variance), p(scale), a.varianceEpsilon, p(gMean), p(gVariance),
+    p(outs[0]), p(outs[1]), p(outs[2]), scratch);
+
+const backwardJs: JsPart = ({ x, dy, mean, variance, scale, gMean, gVariance }, a, f, [dx, dScale, dOffset]) =>
+  batchNormTrainBackwardImpl(
+    { x: f(x), dy: f(dy), mean: f(mean), variance: f(variance), scale: f(scale), epsilon: a.varianceEpsilon, gMean: f(gMean), gVariance: f(gVariance) },
+    { dx, dScale, dOffset },
+  );
 
 const kf = (f: unknown): tf.KernelFunc => f as tf.KernelFunc;
 
 /** The training-mode batch-norm kernels (forward and gradient) for wasm (SIMD, else JS on the heap) and cpu. */
 export const BATCH_NORM_TRAIN_KERNELS: readonly tf.KernelConfig[] = [
-  { kernelName: BATCH_NORM_TRAIN, backendName: 'wasm', kernelFunc: kf(forwardWasm) },
-  { kernelName: BATCH_NORM_TRAIN, backendName: 'cpu', kernelFunc: kf(forwardCpu) },
-  { kernelName: BATCH_NORM_TRAIN_GRAD, backendName: 'wasm', kernelFunc: kf(backwardWasm) },
-  { kernelName: BATCH_NORM_TRAIN_GRAD, backendName: 'cpu', kernelFunc: kf(backwardCpu) },
+  { kernelName: BATCH_NORM_TRAIN, backendName: 'wasm', kernelFunc: kf(onWasm(5, forwardSimd, forwardJs)) },
+  { kernelName: BATCH_NORM_TRAIN, backendName: 'cpu', kernelFunc: kf(onCpu(5, forwardJs)) },
+  { kernelName: BATCH_NORM_TRAIN_GRAD, backendName: 'wasm', kernelFunc: kf(onWasm(3, backwardSimd, backwardJs)) },
+  { kernelName: BATCH_NORM_TRAIN_GRAD, backendName: 'cpu', kernelFunc: kf(onCpu(3, backwardJs)) },
 ];
 
 /**

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { backendSimd } from '../simd/index.ts';
+import { backendSimd, type BackendSimd } from '../simd/index.ts';
 import { adamBiasCorrections, adamUpdateImpl, type AdamHyper } from './AdamUpdate_impl.ts';
 
 /** Name of fedkd's fused Adam kernel: inputs {x, g, m, v}, attrs AdamHyper, outputs [x′, m′, v′]. */
@@ -13,6 +13,12 @@ function parts(args: Args<unknown>): [tf.TensorInfo, tf.TensorInfo, tf.TensorInf
   return [x, g, m, v, args.attrs as unknown as AdamHyper];
 }
 
+/** kernels.c's adam_update on heap pointers: reads x, g, m, v (n floats each), writes xo, mo, vo (which may be x, m, v). */
+function simdAdam(s: BackendSimd, [x, g, m, v]: number[], n: number, h: AdamHyper, [xo, mo, vo]: number[]): void {
+  const [c1, c2] = adamBiasCorrections(h);
+  s.k.adam_update(x, g, m, v, n, h.lr, h.beta1, h.beta2, h.epsilon, c1, c2, xo, mo, vo);
+}
+
 function adamUpdateWasm(args: Args<BackendWasm>): tf.TensorInfo[] {
   const b = args.backend;
   const [x, g, m, v, h] = parts(args);
@@ -20,8 +26,7 @@ function adamUpdateWasm(args: Args<BackendWasm>): tf.TensorInfo[] {
   const s = backendSimd(b);
   if (s) {
     const p = (t: tf.TensorInfo): number => s.ptr(t.dataId);
-    const [c1, c2] = adamBiasCorrections(h);
-    s.k.adam_update(p(x), p(g), p(m), p(v), tf.util.sizeFromShape(x.shape), h.lr, h.beta1, h.beta2, h.epsilon, c1, c2, p(outs[0]), p(outs[1]), p(outs[2]));
+    simdAdam(s, [x, g, m, v].map(p), tf.util.sizeFromShape(x.shape), h, outs.map(p));
     return outs;
   }
   const f = (t: tf.TensorInfo): Float32Array => b.typedArrayFromHeap(t) as Float32Array;
@@ -63,8 +68,7 @@ export function adamUpdateInPlace(x: tf.Variable, g: tf.Tensor, m: tf.Variable, 
   if (!s) return false;
   const own = [x, m, v];
   if (own.some((t) => t.dtype !== 'float32' || t.dataId === g.dataId || b.refCount(t.dataId) !== 1)) return false;
-  const [c1, c2] = adamBiasCorrections(h);
   const [px, pm, pv] = own.map((t) => s.ptr(t.dataId));
-  s.k.adam_update(px, s.ptr(g.dataId), pm, pv, x.size, h.lr, h.beta1, h.beta2, h.epsilon, c1, c2, px, pm, pv);
+  simdAdam(s, [px, s.ptr(g.dataId), pm, pv], x.size, h, [px, pm, pv]);
   return true;
 }

@@ -59,7 +59,9 @@ export const ADAM_UPDATE_KERNELS: readonly tf.KernelConfig[] = [
  * One Adam step written into x, m and v's own heap buffers on wasm with the SIMD module: no
  * new tensors, no kernel dispatch, no assign. Only when nothing else shares those buffers
  * (reference count 1; a fresh tf.variable still shares its initial value's) and g is another
- * buffer; returns false otherwise, and the caller runs the kernel.
+ * buffer; returns false otherwise, and the caller runs the kernel. The three buffers are then
+ * declared rewritten (BackendSimd.rewritten): the wasm backend's XNNPACK conv2d / matMul
+ * cache x's values packed under its tensor id, and would otherwise keep the old weights.
  */
 export function adamUpdateInPlace(x: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, h: AdamHyper): boolean {
   if (tf.getBackend() !== 'wasm' || x.dtype !== 'float32' || g.dtype !== 'float32') return false;
@@ -70,5 +72,6 @@ export function adamUpdateInPlace(x: tf.Variable, g: tf.Tensor, m: tf.Variable, 
   if (own.some((t) => t.dtype !== 'float32' || t.dataId === g.dataId || b.refCount(t.dataId) !== 1)) return false;
   const [px, pm, pv] = own.map((t) => s.ptr(t.dataId));
   simdAdam(s, [px, s.ptr(g.dataId), pm, pv], x.size, h, [px, pm, pv]);
+  for (const t of own) s.rewritten(t.dataId);
   return true;
 }

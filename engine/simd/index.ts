@@ -84,6 +84,14 @@ export interface BackendSimd {
   ptr(dataId: object): number;
   malloc(bytes: number): number;
   free(ptr: number): void;
+  /**
+   * Declares that a tensor's buffer was written in place (its id and memory unchanged). The
+   * backend's C++ side treats a tensor id's values as immutable: XNNPACK conv2d / matMul
+   * operators pack their filter and bias when first created and are cached by those tensors'
+   * ids, freed only when an id is disposed, so without this call they keep computing with the
+   * old values. It disposes and re-registers the id on the same memory, which drops them.
+   */
+  rewritten(dataId: object): void;
 }
 
 const bound = new WeakMap<BackendWasm, BackendSimd | null>();
@@ -100,6 +108,13 @@ export function setSimdEnabled(on: boolean): void {
   enabled = on;
 }
 
+/** Disposes a tensor's id on the backend's C++ side (running its disposal callbacks) and registers it again on the same memory. */
+function reRegister(backend: BackendWasm, dataId: object): void {
+  const d = backend.dataIdMap.get(dataId);
+  backend.wasm.tfjs.disposeData(d.id);
+  backend.wasm.tfjs.registerTensor(d.id, d.shape.reduce((a, b) => a * b, 1), d.memoryOffset);
+}
+
 function bind(backend: BackendWasm): BackendSimd | null {
   const heap = backend.wasm as unknown as EmscriptenHeap;
   const memory = heap.asm?.memory ?? heap.wasmMemory;
@@ -109,7 +124,13 @@ function bind(backend: BackendWasm): BackendSimd | null {
   }
   try {
     const k = instantiateSimd(memory);
-    return { k, ptr: (id) => backend.getMemoryOffset(id), malloc: (n) => heap._malloc(n), free: (p) => heap._free(p) };
+    return {
+      k,
+      ptr: (id) => backend.getMemoryOffset(id),
+      malloc: (n) => heap._malloc(n),
+      free: (p) => heap._free(p),
+      rewritten: (id) => reRegister(backend, id),
+    };
   } catch (e) {
     warn(`engine: SIMD training kernels did not load (${(e as Error).message}); JS kernels used`);
     return null;

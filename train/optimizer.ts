@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedTensor } from '../core/tensors.ts';
 import { adamUpdate, registerAdamKernels } from '../engine/adam.ts';
+import { adamUpdateInPlace } from '../engine/kernels/AdamUpdate.ts';
 
 /** Settings of the local optimiser. */
 export interface OptimizerConfig {
@@ -41,30 +42,43 @@ export class LocalOptimizer {
   /** Applies one update with `grads[i]` for `vars[i]` at learning rate `lr`. Does not dispose grads. */
   step(grads: readonly tf.Tensor[], lr: number): void {
     this.t++;
-    const wd = this.cfg.weightDecay ?? 0;
     tf.tidy(() => {
-      this.vars.forEach((v, i) => {
-        const g = grads[i];
-        let next = this.cfg.kind === 'adam' ? this.adamStep(i, v, g, lr) : tf.sub(v, tf.mul(this.momentumDirection(i, g), lr));
-        if (wd > 0 && v.rank >= 2) next = tf.sub(next, tf.mul(v, lr * wd));
-        v.assign(next);
-      });
+      this.vars.forEach((v, i) => (this.cfg.kind === 'adam' ? this.adamStep(i, v, grads[i], lr) : this.sgdStep(i, v, grads[i], lr)));
     });
   }
 
-  /** x − lr·m̂/(√v̂ + ε), with the moments updated in place: one fused engine kernel on wasm and cpu. */
-  private adamStep(i: number, x: tf.Variable, g: tf.Tensor, lr: number): tf.Tensor {
+  /** λ for this variable: kernels (rank ≥ 2) only. */
+  private decayOf(x: tf.Variable): number {
+    return x.rank >= 2 ? (this.cfg.weightDecay ?? 0) : 0;
+  }
+
+  /**
+   * x ← x(1 − lr·λ), then x − lr·m̂/(√v̂ + ε) with the moments: the same as subtracting lr·λ·x
+   * after the step (the Adam term does not read x). The step is written into x, m and v in
+   * place on wasm with SIMD (adamUpdateInPlace), else one fused engine kernel and assigns.
+   */
+  private adamStep(i: number, x: tf.Variable, g: tf.Tensor, lr: number): void {
+    const wd = this.decayOf(x);
+    if (wd > 0) {
+      const decayed = tf.mul(x, 1 - lr * wd);
+      x.assign(decayed);
+      decayed.dispose(); // x alone holds the buffer again, so the step may write it in place
+    }
     const [m, v] = this.slots[i];
-    const [x2, m2, v2] = adamUpdate(x, g, m, v, {
-      lr,
-      beta1: this.cfg.beta1 ?? 0.9,
-      beta2: this.cfg.beta2 ?? 0.999,
-      epsilon: this.cfg.epsilon ?? 1e-8,
-      step: this.t,
-    });
+    const h = { lr, beta1: this.cfg.beta1 ?? 0.9, beta2: this.cfg.beta2 ?? 0.999, epsilon: this.cfg.epsilon ?? 1e-8, step: this.t };
+    if (adamUpdateInPlace(x, g, m, v, h)) return;
+    const [x2, m2, v2] = adamUpdate(x, g, m, v, h);
+    x.assign(x2);
     m.assign(m2);
     v.assign(v2);
-    return x2;
+  }
+
+  /** Heavy-ball SGD: x ← x − lr·buf − lr·λ·x with buf ← μ·buf + g. */
+  private sgdStep(i: number, x: tf.Variable, g: tf.Tensor, lr: number): void {
+    const wd = this.decayOf(x);
+    let next = tf.sub(x, tf.mul(this.momentumDirection(i, g), lr));
+    if (wd > 0) next = tf.sub(next, tf.mul(x, lr * wd));
+    x.assign(next);
   }
 
   private momentumDirection(i: number, g: tf.Tensor): tf.Tensor {

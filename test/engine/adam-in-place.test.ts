@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { FusedAdamOptimizer } from '../../engine/adam.ts';
 import { adamUpdateInPlace } from '../../engine/kernels/AdamUpdate.ts';
 import { onBackend, relError, seeded } from './compare.ts';
 
@@ -74,6 +75,39 @@ describe('adamUpdateInPlace', () => {
       expect(relError(w.dataSync(), w1)).toBeLessThan(1e-6);
       expect(relError(run(), byHand(rows, w1, withBias ? b1 : null, CIN, COUT))).toBeLessThan(1e-5);
       tf.dispose([input, w, b, ...slots, gwT, gbT]);
+    });
+  });
+
+  it('keeps FusedAdamOptimizer (the data-parallel replicas\' optimiser) in step with tf.train.adam on a conv + dense net', async () => {
+    await onBackend('wasm', () => {
+      const train = (opt: tf.Optimizer): { losses: number[]; kept: boolean } => {
+        const m = tf.sequential();
+        m.add(tf.layers.conv2d({ inputShape: [5, 5, 2], filters: 3, kernelSize: 3, padding: 'same', activation: 'relu' }));
+        m.add(tf.layers.flatten());
+        m.add(tf.layers.dense({ units: 1 }));
+        m.setWeights(m.getWeights().map((w, i) => tf.tensor(seeded(w.shape, 70 + i), w.shape)));
+        const x = tf.tensor4d(seeded([4, 5, 5, 2], 80), [4, 5, 5, 2]);
+        const y = tf.tensor2d(seeded([4, 1], 81), [4, 1]);
+        const losses: number[] = [];
+        const ids = (): object[] => m.trainableWeights.map((w) => w.read().dataId);
+        let afterStep2: object[] = [];
+        for (let s = 0; s < 6; s++) {
+          const loss = opt.minimize(() => tf.losses.meanSquaredError(y, m.apply(x) as tf.Tensor) as tf.Scalar, true) as tf.Scalar;
+          losses.push(loss.dataSync()[0]);
+          loss.dispose();
+          if (s === 1) afterStep2 = ids();
+        }
+        const kept = ids().every((id, i) => id === afterStep2[i]);
+        tf.dispose([x, y]);
+        opt.dispose();
+        m.dispose();
+        return { losses, kept };
+      };
+      const ours = train(new FusedAdamOptimizer(0.05, 0.9, 0.999, 1e-7));
+      const ref = train(tf.train.adam(0.05, 0.9, 0.999, 1e-7));
+      expect([ours.kept, ref.kept]).toEqual([true, false]); // ours wrote steps 3–6 in place
+      expect(ours.losses[5]).toBeLessThan(0.5 * ours.losses[0]);
+      expect(relError(ours.losses, ref.losses)).toBeLessThan(1e-4);
     });
   });
 });

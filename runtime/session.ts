@@ -27,6 +27,11 @@ export interface SessionOptions {
   provider?: Provider;
   /** Intra-op threads for the CPU provider (default: ORT's choice). */
   threads?: number;
+  /**
+   * Whether ORT's intra-op threads spin after a run waiting for the next (ORT's own default,
+   * true). Spinning trades idle cores for a little latency; a shared server should not.
+   */
+  spinning?: boolean;
   /** Graph optimisation level (default 'all'). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Where ORT writes its optimised graph, for inspection. */
@@ -83,6 +88,7 @@ export async function openSession(model: string | Uint8Array, opts: SessionOptio
         executionProviders: [provider],
         graphOptimizationLevel: opts.optimization ?? 'all',
         ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+        ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
         ...(opts.optimizedModelPath ? { optimizedModelFilePath: opts.optimizedModelPath } : {}),
         ...(opts.profile ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix ?? path.join(os.tmpdir(), 'fedkd-ort-profile') } : {}),
       };

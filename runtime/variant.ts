@@ -10,8 +10,14 @@ import { openSession, type FloatTensor, type ModelSession, type Provider } from 
 /** Opens one model file on one provider; injectable so CUDA paths run in tests without a GPU. */
 export type SessionOpener = (file: string, provider: Provider) => Promise<ModelSession>;
 
-/** The real opener: runtime/session.ts's openSession on exactly that provider. */
+/** The real opener: runtime/session.ts's openSession on exactly that provider (ORT's own spinning). */
 export const openOnProvider: SessionOpener = (file, provider) => openSession(file, { provider });
+
+/** The real opener with ORT's intra-op spinning on or off (see SessionOptions.spinning). */
+export const openerWith =
+  (spinning: boolean): SessionOpener =>
+  (file, provider) =>
+    openSession(file, { provider, spinning });
 
 /** Per-batch latency budget: when the first timed inferences exceed it, the batch shrinks. */
 export const DEFAULT_LATENCY_BUDGET_MS = 250;

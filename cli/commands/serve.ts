@@ -11,6 +11,7 @@ import { createInferenceHttpServer } from '../../runtime/http.ts';
 import { ModelServer } from '../../runtime/model-server.ts';
 import type { PrepareImage } from '../../runtime/prepare.ts';
 import { repositorySignature } from '../../runtime/repository.ts';
+import { openerWith } from '../../runtime/variant.ts';
 import { createPrepare, type PrepareOptions, type ServingPreprocess } from '../serve/prepare.ts';
 import { positiveInt, printJson } from '../run.ts';
 
@@ -25,6 +26,7 @@ interface ServeOptions {
   latencyBudgetMs: number;
   watchMs: number;
   decodeWorkers: number;
+  ortSpinning: boolean;
   json?: boolean;
 }
 
@@ -74,7 +76,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     ? { maxBatch: opts.maxBatch, maxQueueDelayMs: opts.maxDelayMs, maxQueue: opts.maxQueue, concurrency: 1 }
     : { maxBatch: 1, maxQueueDelayMs: 0, maxQueue: opts.maxQueue, concurrency: Number.POSITIVE_INFINITY };
   const options: PrepareOptions = { preprocess: readServingPreprocess(opts.models) };
-  const server = await ModelServer.open(opts.models, { batcher, latencyBudgetMs: opts.latencyBudgetMs });
+  const server = await ModelServer.open(opts.models, { batcher, latencyBudgetMs: opts.latencyBudgetMs, open: openerWith(opts.ortSpinning) });
   const pool = opts.decodeWorkers ? await DecodePool.start({ module: new URL('../serve/prepare.ts', import.meta.url).href, options, size: opts.decodeWorkers, maxQueue: opts.maxQueue }) : undefined;
   const prepare: PrepareImage = pool ? (job) => pool.run(job) : createPrepare(options);
   const http = createInferenceHttpServer(server, prepare);
@@ -115,6 +117,7 @@ export function register(program: Command): void {
     .option('--latency-budget-ms <n>', 'per-batch budget; warm-up runs above it shrink the batch', positiveInt, 250)
     .option('--watch-ms <n>', 'poll the repository for hot swap every N ms (0: only on SIGHUP)', nonNegativeInt, 2000)
     .option('--decode-workers <n>', 'worker threads that decode and preprocess images (0: on the event loop)', nonNegativeInt, availableParallelism())
+    .option('--ort-spinning', "let ONNX Runtime's intra-op threads spin between runs (lower latency, burns idle cores)", false)
     .option('--json', 'print one JSON line when ready: url, mode, decodeWorkers, variants')
     .action((opts: ServeOptions) => serve(opts));
 }

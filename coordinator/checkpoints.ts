@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256, writeFileAtomic } from '../core/files.ts';
 
@@ -40,6 +40,33 @@ export class ContentStore {
     if (sha256(bytes) !== sha) throw new Error(`checkpoint ${this.pathOf(sha)} is corrupt (hash mismatch)`);
     this.remember(sha, bytes);
     return bytes;
+  }
+
+  /**
+   * The bytes named `sha` in a SharedArrayBuffer of their own (one read, or one copy from the
+   * cache), verified like get(): views into them (unpackTensors with `view`) can be summed by a
+   * worker thread in place. Not cached, so callers may hold them without aliasing the cache.
+   */
+  async getShared(sha: string): Promise<Uint8Array> {
+    const hit = this.cache.get(sha);
+    if (hit) {
+      const copy = new Uint8Array(new SharedArrayBuffer(hit.length));
+      copy.set(hit);
+      return copy;
+    }
+    const file = await open(this.pathOf(sha), 'r');
+    try {
+      const bytes = new Uint8Array(new SharedArrayBuffer((await file.stat()).size));
+      for (let off = 0; off < bytes.length; ) {
+        const { bytesRead } = await file.read(bytes, off, bytes.length - off, off);
+        if (bytesRead === 0) throw new Error(`checkpoint ${this.pathOf(sha)} shrank while being read`);
+        off += bytesRead;
+      }
+      if (sha256(bytes) !== sha) throw new Error(`checkpoint ${this.pathOf(sha)} is corrupt (hash mismatch)`);
+      return bytes;
+    } finally {
+      await file.close();
+    }
   }
 
   /** True if `sha` is stored. */

@@ -281,7 +281,8 @@ export class RoundEngine {
   private async aggregate(r: RoundRow, accepted: ReturnType<StateStore['results']>, now: number): Promise<void> {
     const global = await this.globalTensors(r.modelIn);
     const results: FitResult[] = [];
-    for (const a of accepted) results.push({ siteId: a.siteId, numExamples: a.numExamples, weights: unpackTensors(await this.content.get(a.payloadSha!)) });
+    // views into shared memory, so the strategy's weighted sum can split the work with a worker thread
+    for (const a of accepted) results.push({ siteId: a.siteId, numExamples: a.numExamples, weights: unpackTensors(await this.content.getShared(a.payloadSha!), { view: true }) });
     const prev = this.store.rounds().filter((x) => x.round < r.round).at(-1)?.stateOut ?? null;
     const prevState = prev ? unpackTensors(await this.content.get(prev)) : null;
     const out = this.strategy.aggregateFit(global, results, prevState);

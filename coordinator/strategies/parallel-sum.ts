@@ -26,6 +26,7 @@ export function isShared(a: Float32Array): boolean {
 export class SumPool {
   private worker: Worker | null = null;
   private failed = false;
+  private loaded: Promise<boolean> | null = null;
 
   /** `entry`: the worker's entry module (tests pass one that fails). */
   constructor(private readonly entry: URL = new URL('./sum-worker-entry.js', import.meta.url)) {}
@@ -35,26 +36,32 @@ export class SumPool {
     return !this.failed;
   }
 
+  /** Starts the worker if need be; resolves true once it has loaded, false if it failed (benches and tests wait on this). */
+  ready(): Promise<boolean> {
+    if (!this.failed) this.start();
+    return this.loaded ?? Promise.resolve(false);
+  }
+
   /**
    * segment.out = Σ_k weights[k] · segment.arrays[k] for every segment, lengths unchecked
    * (callers check), each element computed by sumPasses. Every array must be SharedArrayBuffer-backed.
-   * Returns true if the worker was offered part of the work.
+   * Returns how many chunks the worker summed (0 when it was busy, still loading or has failed).
    */
-  sum(segments: readonly Segment[], weights: readonly number[]): boolean {
+  sum(segments: readonly Segment[], weights: readonly number[]): number {
     const worker = this.failed ? null : this.start();
     if (!worker) {
       for (const s of segments) sumPasses(s.arrays, weights, s.out);
-      return false;
+      return 0;
     }
     const job = makeJob(segments, weights);
     worker.postMessage(job);
-    claimChunks(job);
+    const mine = claimChunks(job);
     const finished = awaitChunks(job, STALL_MS);
     if (!finished || Atomics.load(job.ctl, FAILED) === 1) {
       this.fail(finished ? 'its kernel threw' : `no progress in ${STALL_MS / 1000} s`);
       for (const s of segments) sumPasses(s.arrays, weights, s.out);
     }
-    return true;
+    return job.chunks.length / 3 - mine;
   }
 
   /** Stops the worker (tests; the process never waits for it anyway). */
@@ -70,9 +77,16 @@ export class SumPool {
     try {
       const w = new Worker(this.entry);
       w.unref();
-      w.on('error', (e) => this.fail(e.message));
-      w.on('exit', (code) => {
-        if (this.worker === w) this.fail(`it exited with code ${code}`);
+      this.loaded = new Promise((resolve) => {
+        w.once('message', () => resolve(true));
+        w.on('error', (e) => {
+          this.fail(e.message);
+          resolve(false);
+        });
+        w.on('exit', (code) => {
+          if (this.worker === w) this.fail(`it exited with code ${code}`);
+          resolve(false);
+        });
       });
       this.worker = w;
       return w;

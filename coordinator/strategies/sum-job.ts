@@ -45,13 +45,15 @@ export function makeJob(segments: readonly Segment[], weights: readonly number[]
 export type Kernel = (arrays: readonly Float32Array[], weights: readonly number[], out: Float32Array) => unknown;
 
 /**
- * Claims and sums chunks of `job` until none is left. A kernel that throws sets FAILED (the
- * chunk still counts as done, so nobody waits on it forever); the error is not rethrown.
+ * Claims and sums chunks of `job` until none is left; returns how many this thread summed.
+ * A kernel that throws sets FAILED (the chunk still counts as done, so nobody waits on it
+ * forever); the error is not rethrown.
  */
-export function claimChunks(job: SumJob, kernel: Kernel = sumPasses): void {
+export function claimChunks(job: SumJob, kernel: Kernel = sumPasses): number {
   const { chunks, ctl, segments, weights } = job;
   const total = chunks.length / 3;
-  for (let c = Atomics.add(ctl, NEXT, 1); c < total; c = Atomics.add(ctl, NEXT, 1)) {
+  let mine = 0;
+  for (let c = Atomics.add(ctl, NEXT, 1); c < total; c = Atomics.add(ctl, NEXT, 1), mine++) {
     const s = segments[chunks[3 * c]];
     const lo = chunks[3 * c + 1];
     const hi = chunks[3 * c + 2];
@@ -66,6 +68,7 @@ export function claimChunks(job: SumJob, kernel: Kernel = sumPasses): void {
     }
     if (Atomics.add(ctl, DONE, 1) + 1 === total) Atomics.notify(ctl, DONE);
   }
+  return mine;
 }
 
 /** Blocks until every chunk of `job` is done or `timeoutMs` passes without progress; true if all are done. */

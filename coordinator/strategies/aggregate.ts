@@ -9,7 +9,7 @@ import { sumPasses } from './sum-passes.ts';
  * `out` are SharedArrayBuffer-backed and long, the work is split with a worker thread
  * (parallel-sum.ts); the result is bit-identical either way.
  */
-export function weightedSum(arrays: readonly Float32Array[], weights: readonly number[], out = new Float32Array(arrays[0]?.length ?? 0)): Float32Array {
+export function weightedSum(arrays: readonly Float32Array[], weights: readonly number[], out: Float32Array = new Float32Array(arrays[0]?.length ?? 0)): Float32Array {
   if (arrays.length !== weights.length) throw new Error(`${arrays.length} arrays but ${weights.length} weights`);
   checkLengths(arrays, out.length);
   sumSegments([{ arrays, out }], weights);

@@ -13,6 +13,12 @@ export interface BatcherOptions {
 /** Defaults that suit small imaging models on a few cores. */
 export const DEFAULT_BATCHER: BatcherOptions = { maxBatch: 32, maxQueueDelayMs: 2, maxQueue: 1024, concurrency: 1 };
 
+/**
+ * Batching off: batch 1, no queue delay, and no limit on runs at once (onnxruntime-node
+ * runs them one after another on the event loop anyway, each with all intra-op threads).
+ */
+export const UNBATCHED: Omit<BatcherOptions, 'maxQueue'> = { maxBatch: 1, maxQueueDelayMs: 0, concurrency: Number.POSITIVE_INFINITY };
+
 /** The queue is full: the caller should retry later (HTTP 503). */
 export class OverloadError extends Error {
   override readonly name = 'OverloadError';
@@ -38,6 +44,8 @@ export class DynamicBatcher<I, O> {
   private readonly queue: Pending<I, O>[] = [];
   private running = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** The request the armed timer was set for. */
+  private timerHead: Pending<I, O> | undefined;
   private opts: Required<BatcherOptions>;
   private idleWaiters: (() => void)[] = [];
 
@@ -57,6 +65,12 @@ export class DynamicBatcher<I, O> {
   /** Changes the largest batch (the latency adapter lowers it). */
   setMaxBatch(n: number): void {
     this.opts.maxBatch = Math.max(1, Math.floor(n));
+  }
+
+  /** Changes the tunables from now on (auto batching turns batching off with UNBATCHED). */
+  reconfigure(opts: Partial<BatcherOptions>): void {
+    this.opts = { ...this.opts, ...opts };
+    this.pump();
   }
 
   /** Requests waiting, not yet in a batch. */
@@ -84,18 +98,31 @@ export class DynamicBatcher<I, O> {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
-  private pump(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+  /**
+   * Runs every batch that is due. A batch still filling leaves one timer armed for its
+   * oldest request; the timer is not re-armed on each arrival. When it fires for the request
+   * still at the head, that batch runs (its delay is up); a timer left from an earlier head
+   * (already gone in a full batch) fires early, and pump re-arms it for the new head.
+   */
+  private pump(headDue = false): void {
     while (this.queue.length && this.running < this.opts.concurrency) {
       const waited = this.now() - this.queue[0].enqueuedAt;
-      if (this.queue.length < this.opts.maxBatch && waited < this.opts.maxQueueDelayMs) {
-        this.timer = setTimeout(() => this.pump(), Math.max(0, this.opts.maxQueueDelayMs - waited));
+      if (!headDue && this.queue.length < this.opts.maxBatch && waited < this.opts.maxQueueDelayMs) {
+        if (!this.timer) {
+          this.timerHead = this.queue[0];
+          this.timer = setTimeout(this.onTimer, this.opts.maxQueueDelayMs - waited);
+        }
         return;
       }
+      headDue = false;
       void this.dispatch(this.queue.splice(0, this.opts.maxBatch));
     }
   }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.pump(this.queue[0] === this.timerHead);
+  };
 
   private async dispatch(batch: Pending<I, O>[]): Promise<void> {
     this.running++;

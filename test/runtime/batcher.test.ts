@@ -88,4 +88,23 @@ describe('DynamicBatcher', () => {
     for (let i = 0; i < 3; i++) await g.openNext();
     expect(await Promise.all(ps)).toEqual([10, 20, 30]);
   });
+
+  it('runs a waiting batch when its timer fires, even if the injected clock stands still', async () => {
+    const sizes: number[] = [];
+    const b = new DynamicBatcher<number, number>(async (xs) => (sizes.push(xs.length), xs), { maxBatch: 8, maxQueueDelayMs: 20, maxQueue: 10 }, () => 0);
+    expect(await Promise.all([b.submit(1), b.submit(2)])).toEqual([1, 2]);
+    expect(sizes).toEqual([2]);
+  });
+
+  it('does not run a later request early on the timer armed for an earlier, already-batched one', async () => {
+    const sizes: number[] = [];
+    const b = new DynamicBatcher<number, number>(async (xs) => (sizes.push(xs.length), xs), { maxBatch: 2, maxQueueDelayMs: 80, maxQueue: 10 });
+    await Promise.all([b.submit(1), b.submit(2)]); // a full batch: left at once, its timer still armed
+    await new Promise((r) => setTimeout(r, 40));
+    const t0 = performance.now();
+    expect(await b.submit(3)).toBe(3);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(75); // its own 80 ms, not the 40 left on the old timer
+    expect(sizes).toEqual([2, 1]);
+  });
 });
+

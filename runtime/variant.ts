@@ -1,6 +1,7 @@
 import { warn } from '../core/log.ts';
 import { UserError } from '../core/errors.ts';
-import { DynamicBatcher, OverloadError, type BatcherOptions } from './batcher.ts';
+import { decideBatching, type BatchingDecision, type BatchingMode } from './auto-batch.ts';
+import { DynamicBatcher, OverloadError, UNBATCHED, type BatcherOptions } from './batcher.ts';
 import { VariantMetrics } from './metrics.ts';
 import { choosePrecision, type InferencePlan, type Precision } from './plan.ts';
 import { taskOf, type ModelTask } from './postprocess.ts';
@@ -29,6 +30,10 @@ export interface VariantOptions {
   plan: InferencePlan;
   /** Batcher tunables; maxBatch defaults to the plan's. */
   batcher?: Partial<BatcherOptions>;
+  /** `on` (default): batch per `batcher`; `off`: batch 1; `auto`: batch only if warm-up timings show a gain (runtime/auto-batch.ts). */
+  batching?: BatchingMode;
+  /** In `auto`, the per-image gain of the full batch over batch 1 needed to keep batching. */
+  minBatchGain?: number;
   latencyBudgetMs?: number;
   open?: SessionOpener;
   now?: () => number;
@@ -39,6 +44,8 @@ export interface ItemResult {
   output: FloatTensor;
   provider: Provider;
   precision: Precision;
+  /** Whether the lane that answered batches requests (see Lane.batching). */
+  batched: boolean;
 }
 
 interface Lane {
@@ -46,8 +53,12 @@ interface Lane {
   provider: Provider;
   precision: Precision;
   batcher: DynamicBatcher<Float32Array, FloatTensor>;
+  /** Batch input buffers not in use (one per batch running at once). */
+  spare: Float32Array[];
   /** Batch size before and after the latency adaptation. */
   adaptedFrom?: number;
+  /** Batched or not, and why (set at warm-up). */
+  batching: BatchingDecision;
 }
 
 /**
@@ -107,7 +118,7 @@ export class LoadedVariant {
 
   /** What was loaded and decided, for logs and /healthz. */
   describe(): Record<string, unknown> {
-    const lane = (l: Lane) => ({ provider: l.provider, precision: l.precision, maxBatch: l.batcher.maxBatch, ...(l.adaptedFrom ? { adaptedFrom: l.adaptedFrom } : {}) });
+    const lane = (l: Lane) => ({ provider: l.provider, precision: l.precision, maxBatch: l.batcher.maxBatch, ...(l.adaptedFrom ? { adaptedFrom: l.adaptedFrom } : {}), batching: l.batching });
     return { version: this.version, task: this.task, inputShape: this.inputShape, ...lane(this.primary), ...(this.fallback ? { cpuFallback: lane(this.fallback) } : {}) };
   }
 
@@ -141,7 +152,10 @@ export class LoadedVariant {
     self.fallback = gpu ? self.makeLane(cpu, cpuPrecision, batcher) : undefined;
     const budget = opts.latencyBudgetMs ?? DEFAULT_LATENCY_BUDGET_MS;
     try {
-      for (const lane of self.lanes()) await self.warmUp(lane, budget);
+      for (const lane of self.lanes()) {
+        await self.warmUp(lane, budget);
+        await self.chooseBatching(lane, opts.batching ?? 'on', opts.minBatchGain);
+      }
     } catch (e) {
       await Promise.all(self.lanes().map((l) => l.session.release()));
       throw e;
@@ -154,7 +168,7 @@ export class LoadedVariant {
   }
 
   private makeLane(session: ModelSession, precision: Precision, batcher: Partial<BatcherOptions>): Lane {
-    const lane = { session, provider: session.provider, precision } as Lane;
+    const lane = { session, provider: session.provider, precision, spare: [] as Float32Array[] } as Lane;
     lane.batcher = new DynamicBatcher((items) => this.runBatch(lane, items), batcher, this.now);
     return lane;
   }
@@ -180,15 +194,52 @@ export class LoadedVariant {
     this.outputDims = [1, ...dims.slice(1)];
   }
 
+  /**
+   * One model run for a batch. A lone item goes in as it is; a batch is assembled in one of
+   * the lane's spare buffers (reused, so batching allocates nothing per batch), and each
+   * caller gets a view of its slice of the output (no copy).
+   */
+  /**
+   * Decides batching for a lane (runtime/auto-batch.ts), timing real runs in `auto`. A lane
+   * that `off` or `auto` leaves unbatched gets the UNBATCHED tunables; `on` keeps its own.
+   */
+  private async chooseBatching(lane: Lane, mode: BatchingMode, minGain?: number): Promise<void> {
+    const [c, h, w] = this.inputShape;
+    const feeds = new Map<number, Record<string, FloatTensor>>();
+    const time = async (n: number): Promise<number> => {
+      let feed = feeds.get(n);
+      if (!feed) {
+        feed = { [this.inputName]: { data: new Float32Array(n * c * h * w), dims: [n, c, h, w] } };
+        feeds.set(n, feed);
+        await lane.session.run(feed); // a new shape's first run is not timed
+      }
+      const t0 = this.now();
+      await lane.session.run(feed);
+      return this.now() - t0;
+    };
+    lane.batching = await decideBatching(mode, lane.batcher.maxBatch, time, minGain);
+    if (mode !== 'on' && !lane.batching.batched) lane.batcher.reconfigure(UNBATCHED);
+  }
+
   private async runBatch(lane: Lane, items: Float32Array[]): Promise<FloatTensor[]> {
     const [c, h, w] = this.inputShape;
     const size = c * h * w;
-    const data = new Float32Array(items.length * size);
-    items.forEach((x, i) => data.set(x, i * size));
-    const out = (await lane.session.run({ [this.inputName]: { data, dims: [items.length, c, h, w] } }))[this.outputName];
-    this.metrics.batchSize.observe(items.length);
-    const per = out.data.length / items.length;
-    return items.map((_, i) => ({ data: out.data.slice(i * per, (i + 1) * per), dims: [1, ...out.dims.slice(1)] }));
+    const n = items.length;
+    const buffer = n === 1 ? undefined : (lane.spare.pop() ?? new Float32Array(lane.batcher.maxBatch * size));
+    let data = items[0];
+    if (buffer) {
+      data = buffer.length >= n * size ? buffer.subarray(0, n * size) : new Float32Array(n * size);
+      for (let i = 0; i < n; i++) data.set(items[i], i * size);
+    }
+    try {
+      const out = (await lane.session.run({ [this.inputName]: { data, dims: [n, c, h, w] } }))[this.outputName];
+      this.metrics.batchSize.observe(n);
+      const per = out.data.length / n;
+      const dims = [1, ...out.dims.slice(1)];
+      return items.map((_, i) => ({ data: out.data.subarray(i * per, (i + 1) * per), dims }));
+    } finally {
+      if (buffer) lane.spare.push(buffer);
+    }
   }
 
   /**
@@ -205,7 +256,7 @@ export class LoadedVariant {
       const output = await lane.batcher.submit(input);
       this.metrics.latency.observe((this.now() - t0) / 1000);
       this.metrics.byProvider[lane.provider] = (this.metrics.byProvider[lane.provider] ?? 0) + 1;
-      return { output, provider: lane.provider, precision: lane.precision };
+      return { output, provider: lane.provider, precision: lane.precision, batched: lane.batching.batched };
     } catch (e) {
       if (e instanceof OverloadError) this.metrics.overloads++;
       else this.metrics.failures++;

@@ -87,7 +87,7 @@ async function predict(server: ModelServer, prepare: PrepareImage, req: http.Inc
       if (format === 'png') throw new HttpError(400, 'format=png is for mask models; this model answers class probabilities');
       const probabilities = softmax(r.output.data);
       const label = probabilities.indexOf(Math.max(...probabilities));
-      sendJson(res, 200, { task: v.task, ...who, latencyMs, inferenceMs, probabilities, label, ...(display ? { display } : {}) });
+      sendJson(res, 200, { task: v.task, ...who, batched: r.batched, latencyMs, inferenceMs, probabilities, label, ...(display ? { display } : {}) });
       return;
     }
     const [, , mh, mw] = r.output.dims;
@@ -101,7 +101,7 @@ async function predict(server: ModelServer, prepare: PrepareImage, req: http.Inc
     const foreground = fg.reduce((s, x) => s + (x ? 1 : 0), 0) / fg.length;
     const region = placed ?? { x: 0, y: 0, width: mw, height: mh };
     const mask = { width: mw, height: mh, threshold: MASK_THRESHOLD, foreground, region, probabilities: Array.from(prob, (p) => Math.round(p * 1e4) / 1e4) };
-    sendJson(res, 200, { task: v.task, ...who, latencyMs, inferenceMs, mask, ...(display ? { display } : {}) });
+    sendJson(res, 200, { task: v.task, ...who, batched: r.batched, latencyMs, inferenceMs, mask, ...(display ? { display } : {}) });
   } finally {
     lease.release();
   }

@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parsePreprocess } from '../../data/index.ts';
+import { BATCHING_MODES, DEFAULT_MIN_BATCH_GAIN, type BatchingMode } from '../../runtime/auto-batch.ts';
 import { DecodePool } from '../../runtime/decode-pool.ts';
 import { createInferenceHttpServer } from '../../runtime/http.ts';
 import { ModelServer } from '../../runtime/model-server.ts';
@@ -13,7 +14,7 @@ import type { PrepareImage } from '../../runtime/prepare.ts';
 import { repositorySignature } from '../../runtime/repository.ts';
 import { openerWith } from '../../runtime/variant.ts';
 import { createPrepare, type PrepareOptions, type ServingPreprocess } from '../serve/prepare.ts';
-import { positiveInt, printJson } from '../run.ts';
+import { numberIn, oneOf, positiveInt, printJson } from '../run.ts';
 
 interface ServeOptions {
   models: string;
@@ -22,7 +23,9 @@ interface ServeOptions {
   maxBatch: number;
   maxDelayMs: number;
   maxQueue: number;
-  batching: boolean;
+  /** `false` from --no-batching (the same as --batching off). */
+  batching: BatchingMode | false;
+  minBatchGain: number;
   latencyBudgetMs: number;
   watchMs: number;
   decodeWorkers: number;
@@ -68,15 +71,14 @@ function watchRepository(server: ModelServer, everyMs: number): NodeJS.Timeout |
 }
 
 async function serve(opts: ServeOptions): Promise<void> {
-  // Batching on or off, the sessions are opened alike (openSession's defaults: ORT's intra-op
-  // threads, all graph optimisations). onnxruntime-node runs a session synchronously on the
-  // event loop (after a setImmediate), so unbatched requests never run at once in ORT: they
-  // take turns, each with all intra-op threads, and `concurrency` only lets them queue there.
-  const batcher = opts.batching
-    ? { maxBatch: opts.maxBatch, maxQueueDelayMs: opts.maxDelayMs, maxQueue: opts.maxQueue, concurrency: 1 }
-    : { maxBatch: 1, maxQueueDelayMs: 0, maxQueue: opts.maxQueue, concurrency: Number.POSITIVE_INFINITY };
+  // Batched or not, the sessions are opened alike (ORT's intra-op threads, all graph
+  // optimisations, spinning as --ort-spinning says). onnxruntime-node runs a session
+  // synchronously on the event loop (after a setImmediate), so unbatched requests never run
+  // at once in ORT: they take turns, each with all intra-op threads (see UNBATCHED).
+  const batching = opts.batching || 'off';
+  const batcher = { maxBatch: opts.maxBatch, maxQueueDelayMs: opts.maxDelayMs, maxQueue: opts.maxQueue, concurrency: 1 };
   const options: PrepareOptions = { preprocess: readServingPreprocess(opts.models) };
-  const server = await ModelServer.open(opts.models, { batcher, latencyBudgetMs: opts.latencyBudgetMs, open: openerWith(opts.ortSpinning) });
+  const server = await ModelServer.open(opts.models, { batcher, batching, minBatchGain: opts.minBatchGain, latencyBudgetMs: opts.latencyBudgetMs, open: openerWith(opts.ortSpinning) });
   const pool = opts.decodeWorkers ? await DecodePool.start({ module: new URL('../serve/prepare.ts', import.meta.url).href, options, size: opts.decodeWorkers, maxQueue: opts.maxQueue }) : undefined;
   const prepare: PrepareImage = pool ? (job) => pool.run(job) : createPrepare(options);
   const http = createInferenceHttpServer(server, prepare);
@@ -113,7 +115,9 @@ export function register(program: Command): void {
     .option('--max-batch <n>', 'largest dynamic batch', positiveInt, 32)
     .option('--max-delay-ms <n>', 'longest a request waits for a batch to fill', nonNegativeInt, 2)
     .option('--max-queue <n>', 'requests queued before 503 overload', positiveInt, 1024)
-    .option('--no-batching', 'run each request alone')
+    .option('--batching <mode>', 'auto: batch only when warm-up timings show batch --max-batch beats batch 1 per image by --min-batch-gain; on; off', oneOf(BATCHING_MODES), 'auto')
+    .option('--no-batching', 'run each request alone (the same as --batching off)')
+    .option('--min-batch-gain <x>', 'with --batching auto, the per-image speed-up of a full batch needed to batch', numberIn(0, 1000), DEFAULT_MIN_BATCH_GAIN)
     .option('--latency-budget-ms <n>', 'per-batch budget; warm-up runs above it shrink the batch', positiveInt, 250)
     .option('--watch-ms <n>', 'poll the repository for hot swap every N ms (0: only on SIGHUP)', nonNegativeInt, 2000)
     .option('--decode-workers <n>', 'worker threads that decode and preprocess images (0: on the event loop)', nonNegativeInt, availableParallelism())

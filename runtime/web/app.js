@@ -66,7 +66,7 @@ function showWindowControls(d) {
 }
 
 function showResult(r) {
-  $('variant').textContent = `version ${r.version} · ${r.precision} · ${r.provider}`;
+  $('variant').textContent = `version ${r.version} · ${r.precision} · ${r.provider} · ${r.batched ? 'batched' : 'unbatched'}`;
   $('latency').textContent = `${r.latencyMs.toFixed(1)} ms (model ${r.inferenceMs.toFixed(1)} ms)`;
   const table = $('probs');
   const body = table.querySelector('tbody');

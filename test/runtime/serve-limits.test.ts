@@ -20,7 +20,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'fedkd-serve-limits-'));
   writeVersion(path.join(dir, 'cls'), '1', meanClassifier(4, 4, 0));
   // decoding in the event loop's thread; batches wait up to 1 s for 64 requests, and only 2 may queue
-  srv = await startServe(path.join(dir, 'cls'), ['--decode-workers', '0', '--max-batch', '64', '--max-delay-ms', '1000', '--max-queue', '2', '--watch-ms', '0']);
+  srv = await startServe(path.join(dir, 'cls'), ['--decode-workers', '0', '--batching', 'on', '--max-batch', '64', '--max-delay-ms', '1000', '--max-queue', '2', '--watch-ms', '0']);
 });
 
 afterAll(async () => {

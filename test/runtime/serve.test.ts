@@ -74,7 +74,14 @@ describe('fedkd serve', () => {
   it('has /healthz, Prometheus /metrics and clear errors', async () => {
     const h = await fetch(`${cls.url}/healthz`);
     expect(h.status).toBe(200);
-    expect((await h.json()).status).toBe('ok');
+    const health = await h.json();
+    expect(health.status).toBe('ok');
+    // the default is auto batching: decided by the warm-up timings it reports, and told in each answer
+    const b = health.variants[0].batching;
+    expect(b).toMatchObject({ mode: 'auto', batch: 32, minGain: 1.3 });
+    expect(b.batched).toBe(b.perImageMs.batch1 / b.perImageMs.batchN >= 1.3);
+    expect(health.variants[0].maxBatch).toBe(b.batched ? 32 : 1);
+    expect((await (await post(cls.url, PNG4)).json()).batched).toBe(b.batched);
     const m = await fetch(`${cls.url}/metrics`);
     expect(m.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await m.text();

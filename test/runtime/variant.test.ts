@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { GpuMemoryMonitor } from '../../runtime/gpu-monitor.ts';
+import { DEFAULT_MIN_BATCH_GAIN, type BatchingDecision } from '../../runtime/auto-batch.ts';
 import type { InferencePlan } from '../../runtime/plan.ts';
 import { scanRepository } from '../../runtime/repository.ts';
 import { openSession, type ModelSession, type Provider } from '../../runtime/session.ts';
@@ -31,6 +32,14 @@ function pretendOpener(opened: { file: string; provider: Provider }[]): SessionO
     opened.push({ file: path.basename(file), provider });
     const s = await openSession(file, { provider: 'cpu' });
     return { ...s, provider, run: s.run, release: s.release, endProfiling: s.endProfiling } as ModelSession;
+  };
+}
+
+/** Real CPU sessions whose runs advance a fake clock by `cost(batch)` ms: warm-up timings chosen by hand. */
+function clocked(cost: (batch: number) => number, clock: { t: number }): SessionOpener {
+  return async (file, provider) => {
+    const s = await openSession(file, { provider });
+    return { ...s, provider, release: s.release, endProfiling: s.endProfiling, run: async (feeds) => ((clock.t += cost(feeds.input.dims[0])), s.run(feeds)) };
   };
 }
 
@@ -110,6 +119,44 @@ describe('LoadedVariant', () => {
     const v = await LoadedVariant.load(threePrecisions(), { plan: CPU_PLAN, open: slow, now: () => clock, latencyBudgetMs: 100 });
     expect(v.maxBatch).toBe(10);
     expect(v.describe()).toMatchObject({ maxBatch: 10, adaptedFrom: 32 });
+    await v.close();
+  });
+
+  it('auto batching keeps batching when warm-up timings show a gain, and concurrent requests share a batch', async () => {
+    const clock = { t: 0 };
+    // 0.5 ms per run + 0.1 ms per image: batch 1 = 0.6 ms per image, batch 32 = 0.116 → gain 5.19
+    const v = await LoadedVariant.load(threePrecisions(), { plan: CPU_PLAN, open: clocked((b) => 0.5 + 0.1 * b, clock), now: () => clock.t, batching: 'auto', batcher: { maxQueueDelayMs: 30 } });
+    expect(v.describe()).toMatchObject({ maxBatch: 32, batching: { mode: 'auto', batched: true, perImageMs: { batch1: 0.6, batchN: 0.116 }, batch: 32, gain: 5.19 } });
+    const inputs = Array.from({ length: 6 }, (_, i) => new Float32Array([i, 0, 0, 1])); // Σx = i + 1
+    const out = await Promise.all(inputs.map((x) => v.infer(x)));
+    expect(out.map((o) => Array.from(o.output.data))).toEqual(inputs.map((_, i) => [i + 1, 0]));
+    expect(out.every((o) => o.batched)).toBe(true);
+    expect([v.metrics.batchSize.count, v.metrics.batchSize.sum]).toEqual([1, 6]);
+    await v.close();
+  });
+
+  it('auto batching serves unbatched when a batch is no faster per image: batch 1, each request alone', async () => {
+    const clock = { t: 0 };
+    const v = await LoadedVariant.load(threePrecisions(), { plan: CPU_PLAN, open: clocked((b) => 2 * b, clock), now: () => clock.t, batching: 'auto', batcher: { maxQueueDelayMs: 30 } });
+    expect(v.maxBatch).toBe(1);
+    expect(v.describe()).toMatchObject({ maxBatch: 1, batching: { mode: 'auto', batched: false, perImageMs: { batch1: 2, batchN: 2 }, gain: 1, minGain: 1.3 } });
+    const inputs = Array.from({ length: 6 }, (_, i) => new Float32Array([i, 0, 0, 1]));
+    const out = await Promise.all(inputs.map((x) => v.infer(x)));
+    expect(out.map((o) => Array.from(o.output.data))).toEqual(inputs.map((_, i) => [i + 1, 0]));
+    expect(out.some((o) => o.batched)).toBe(false);
+    expect([v.metrics.batchSize.count, v.metrics.batchSize.sum]).toEqual([6, 6]);
+    await v.close();
+  });
+
+  it('auto batching times the real model in ONNX Runtime and decides by its own numbers', async () => {
+    const v = await LoadedVariant.load(threePrecisions(), { plan: CPU_PLAN, batching: 'auto' });
+    const d = v.describe().batching as BatchingDecision;
+    expect(d.perImageMs!.batch1).toBeGreaterThan(0);
+    expect(d.perImageMs!.batchN).toBeGreaterThan(0);
+    expect(d.gain! / (d.perImageMs!.batch1 / d.perImageMs!.batchN)).toBeCloseTo(1, 1); // both rounded to 3 digits
+    expect(d.batched).toBe(d.gain! >= DEFAULT_MIN_BATCH_GAIN);
+    expect(v.maxBatch).toBe(d.batched ? 32 : 1);
+    expect(Array.from((await v.infer(X)).output.data)).toEqual([10, 0]);
     await v.close();
   });
 });

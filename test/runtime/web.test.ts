@@ -21,7 +21,7 @@ beforeAll(async () => {
   writeVersion(path.join(dir, 'cls'), '1', sumClassifier(1, 0));
   writeVersion(path.join(dir, 'seg'), '1', affineSegmenter(2, 2, 4, -2));
   [cls, seg, browser] = await Promise.all([
-    startServe(path.join(dir, 'cls')),
+    startServe(path.join(dir, 'cls'), ['--batching', 'off']),
     startServe(path.join(dir, 'seg')),
     chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS }),
   ]);
@@ -62,7 +62,7 @@ describe('the fedkd serve web page in Chromium', () => {
     expect(texts).toEqual(api.probabilities.map((p: number) => p.toFixed(4)));
     expect(shown[0]).toBeCloseTo(Math.exp(2) / (Math.exp(2) + 1), 6); // hand-computed: logits [2, 0]
     expect(await page.locator('#prediction').innerText()).toBe('class 0 (88.1%)');
-    expect(await page.locator('#variant').innerText()).toBe('version 1 · fp32 · cpu');
+    expect(await page.locator('#variant').innerText()).toBe('version 1 · fp32 · cpu · unbatched');
     expect(await page.locator('#latency').innerText()).toMatch(/^\d+\.\d ms \(model \d+\.\d ms\)$/);
 
     // the 8-bit PNG's full-range window shows its grey levels as they are

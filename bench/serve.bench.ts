@@ -6,6 +6,10 @@
 // sent a noisy grey PNG of its own size. Beside each figure: the 1-minute load average, and
 // the CPU milliseconds the server (all its threads) and the clients spent per answered
 // request, which other work on the cores does not inflate. One JSON line per figure.
+// Batching is forced `--batching on` / `--batching off` for the sweep; the default `auto`'s
+// warm-up decision is reported per model. FEDKD_SERVE_ARGS adds flags to every server started
+// (e.g. `--ort-spinning` for ORT's spinning threads, off by default in `fedkd serve`).
+// Run: `FEDKD_SERVE_CLIENTS=32 FEDKD_BENCH_SECONDS=3 npx tsx bench/serve.bench.ts` (or `npm run bench -- serve`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
@@ -31,6 +35,10 @@ const WARMUP_S = 1;
 /** The issue's target: batching gives at least this much more throughput at 32 clients. */
 const BATCHING_TARGET = 3;
 const CLK_TCK = 100;
+/** Flags added to every `fedkd serve` started (FEDKD_SERVE_ARGS, split on spaces). */
+const EXTRA_ARGS = (process.env.FEDKD_SERVE_ARGS ?? '').split(' ').filter(Boolean);
+/** ORT spinning in the model-only timing, as the servers run it. */
+const SPINNING = EXTRA_ARGS.includes('--ort-spinning');
 
 function emit(figure: string, value: number, unit: string, extra: Record<string, unknown> = {}): void {
   const loadavg = Number(os.loadavg()[0].toFixed(2));
@@ -60,8 +68,15 @@ function testImage(size: number): Promise<Buffer> {
   return encodeGreyPng(size, size, px);
 }
 
-function startServe(models: string, args: string[]): Promise<{ url: URL; child: ChildProcess }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'fedkd.js'), 'serve', '--models', models, '--port', '0', '--json', ...args], {
+/** A started `fedkd serve`: its URL, process and the `--json` ready line. */
+interface Served {
+  url: URL;
+  child: ChildProcess;
+  ready: { variants: { batching?: { batched: boolean; gain?: number; perImageMs?: { batch1: number; batchN: number } } }[] };
+}
+
+function startServe(models: string, args: string[]): Promise<Served> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'fedkd.js'), 'serve', '--models', models, '--port', '0', '--json', ...args, ...EXTRA_ARGS], {
     cwd: ROOT,
     env: { ...process.env, FEDKD_QUIET: '1' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -70,7 +85,9 @@ function startServe(models: string, args: string[]): Promise<{ url: URL; child: 
     let out = '';
     child.stdout?.on('data', (c) => {
       out += String(c);
-      if (out.includes('\n')) resolve({ url: new URL((JSON.parse(out.split('\n')[0]) as { url: string }).url), child });
+      if (!out.includes('\n')) return;
+      const ready = JSON.parse(out.split('\n')[0]) as Served['ready'] & { url: string };
+      resolve({ url: new URL(ready.url), child, ready });
     });
     child.once('exit', (code) => reject(new Error(`fedkd serve exited with ${code}`)));
   });
@@ -142,7 +159,7 @@ async function load(url: URL, pid: number, body: Buffer, clients: number, second
 
 /** The model alone in ONNX Runtime, with the server's session options: per-image ms at batch 1 and 32 — the most batching can gain. */
 async function modelOnlyGain(file: string, size: number): Promise<number> {
-  const s = await openSession(file, { provider: 'cpu' });
+  const s = await openSession(file, { provider: 'cpu', spinning: SPINNING });
   const rng = new Rng(7);
   const perItem = async (batch: number, images: number) => {
     const feed = { input: { data: Float32Array.from({ length: batch * size * size }, () => rng.next()), dims: [batch, 1, size, size] } };
@@ -156,9 +173,18 @@ async function modelOnlyGain(file: string, size: number): Promise<number> {
   const [b1, b32] = [await perItem(1, images), await perItem(32, images)];
   await s.release();
   const model = `mobile-s ${size}x${size}`;
-  emit('model-only latency per image', b1.ms, 'ms', { model, batch: 1, cpuMs: Number(b1.cpuMs.toPrecision(3)) });
-  emit('model-only latency per image', b32.ms, 'ms', { model, batch: 32, cpuMs: Number(b32.cpuMs.toPrecision(3)) });
+  const spinning = SPINNING;
+  emit('model-only latency per image', b1.ms, 'ms', { model, batch: 1, spinning, cpuMs: Number(b1.cpuMs.toPrecision(3)) });
+  emit('model-only latency per image', b32.ms, 'ms', { model, batch: 32, spinning, cpuMs: Number(b32.cpuMs.toPrecision(3)) });
   return b1.ms / b32.ms;
+}
+
+/** What `--batching auto` (the default) decides at warm-up for this model: the per-image gain of batch 32 over batch 1. */
+async function autoDecision(repo: string, model: string): Promise<void> {
+  const { child, ready } = await startServe(repo, ['--max-batch', '32', '--watch-ms', '0']);
+  await stop(child);
+  const d = ready.variants[0].batching;
+  emit('auto batching: warm-up gain of batch 32 per image', d?.gain ?? NaN, 'x', { model, batched: d?.batched, perImageMs: d?.perImageMs });
 }
 
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -169,7 +195,7 @@ async function sweep(repo: string, size: number, png: Buffer): Promise<void> {
   const rps: Record<string, number> = {};
   const cpuMs: Record<string, number> = {};
   for (const batching of ['on', 'off'] as const) {
-    const { url, child } = await startServe(repo, [...(batching === 'on' ? ['--max-batch', '32', '--max-delay-ms', '2'] : ['--no-batching']), '--watch-ms', '0']);
+    const { url, child } = await startServe(repo, [...(batching === 'on' ? ['--batching', 'on', '--max-batch', '32', '--max-delay-ms', '2'] : ['--batching', 'off']), '--watch-ms', '0']);
     try {
       for (const clients of CONCURRENCY) {
         await load(url, child.pid as number, png, clients, WARMUP_S);
@@ -189,6 +215,7 @@ async function sweep(repo: string, size: number, png: Buffer): Promise<void> {
       await stop(child);
     }
   }
+  await autoDecision(repo, model);
   const ceiling = await modelOnlyGain(path.join(repo, '1', 'model.fp32.onnx'), size);
   if (!CONCURRENCY.includes(32)) return;
   const gain = rps['on-32'] / rps['off-32'];

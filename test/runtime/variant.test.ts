@@ -139,7 +139,7 @@ describe('LoadedVariant', () => {
     const clock = { t: 0 };
     const v = await LoadedVariant.load(threePrecisions(), { plan: CPU_PLAN, open: clocked((b) => 2 * b, clock), now: () => clock.t, batching: 'auto', batcher: { maxQueueDelayMs: 30 } });
     expect(v.maxBatch).toBe(1);
-    expect(v.describe()).toMatchObject({ maxBatch: 1, batching: { mode: 'auto', batched: false, perImageMs: { batch1: 2, batchN: 2 }, gain: 1, minGain: 1.3 } });
+    expect(v.describe()).toMatchObject({ maxBatch: 1, batching: { mode: 'auto', batched: false, perImageMs: { batch1: 2, batchN: 2 }, gain: 1, minGain: 2 } });
     const inputs = Array.from({ length: 6 }, (_, i) => new Float32Array([i, 0, 0, 1]));
     const out = await Promise.all(inputs.map((x) => v.infer(x)));
     expect(out.map((o) => Array.from(o.output.data))).toEqual(inputs.map((_, i) => [i + 1, 0]));
@@ -154,6 +154,7 @@ describe('LoadedVariant', () => {
     expect(d.perImageMs!.batch1).toBeGreaterThan(0);
     expect(d.perImageMs!.batchN).toBeGreaterThan(0);
     expect(d.gain! / (d.perImageMs!.batch1 / d.perImageMs!.batchN)).toBeCloseTo(1, 1); // both rounded to 3 digits
+    expect(d.minGain).toBe(DEFAULT_MIN_BATCH_GAIN);
     expect(d.batched).toBe(d.gain! >= DEFAULT_MIN_BATCH_GAIN);
     expect(v.maxBatch).toBe(d.batched ? 32 : 1);
     expect(Array.from((await v.infer(X)).output.data)).toEqual([10, 0]);

@@ -6,7 +6,7 @@ import { VariantMetrics } from './metrics.ts';
 import { choosePrecision, type InferencePlan, type Precision } from './plan.ts';
 import { taskOf, type ModelTask } from './postprocess.ts';
 import type { ModelVersion } from './repository.ts';
-import { openSession, type FloatTensor, type ModelSession, type Provider } from './session.ts';
+import { openSession, type FloatTensor, type ModelSession, type Provider, type SessionOptions } from './session.ts';
 
 /** Opens one model file on one provider; injectable so CUDA paths run in tests without a GPU. */
 export type SessionOpener = (file: string, provider: Provider) => Promise<ModelSession>;
@@ -14,11 +14,11 @@ export type SessionOpener = (file: string, provider: Provider) => Promise<ModelS
 /** The real opener: runtime/session.ts's openSession on exactly that provider (ORT's own spinning). */
 export const openOnProvider: SessionOpener = (file, provider) => openSession(file, { provider });
 
-/** The real opener with ORT's intra-op spinning on or off (see SessionOptions.spinning). */
+/** The real opener with ORT's intra-op spinning on or off and, when given, its intra-op thread count (see SessionOptions). */
 export const openerWith =
-  (spinning: boolean): SessionOpener =>
+  (opts: Pick<SessionOptions, 'spinning' | 'threads'>): SessionOpener =>
   (file, provider) =>
-    openSession(file, { provider, spinning });
+    openSession(file, { ...opts, provider });
 
 /** Per-batch latency budget: when the first timed inferences exceed it, the batch shrinks. */
 export const DEFAULT_LATENCY_BUDGET_MS = 250;

@@ -30,6 +30,7 @@ interface ServeOptions {
   watchMs: number;
   decodeWorkers: number;
   ortSpinning: boolean;
+  ortThreads: number;
   json?: boolean;
 }
 
@@ -78,7 +79,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   const batching = opts.batching || 'off';
   const batcher = { maxBatch: opts.maxBatch, maxQueueDelayMs: opts.maxDelayMs, maxQueue: opts.maxQueue, concurrency: 1 };
   const options: PrepareOptions = { preprocess: readServingPreprocess(opts.models) };
-  const server = await ModelServer.open(opts.models, { batcher, batching, minBatchGain: opts.minBatchGain, latencyBudgetMs: opts.latencyBudgetMs, open: openerWith(opts.ortSpinning) });
+  const server = await ModelServer.open(opts.models, { batcher, batching, minBatchGain: opts.minBatchGain, latencyBudgetMs: opts.latencyBudgetMs, open: openerWith({ spinning: opts.ortSpinning, threads: opts.ortThreads || undefined }) });
   const pool = opts.decodeWorkers ? await DecodePool.start({ module: new URL('../serve/prepare.ts', import.meta.url).href, options, size: opts.decodeWorkers, maxQueue: opts.maxQueue }) : undefined;
   const prepare: PrepareImage = pool ? (job) => pool.run(job) : createPrepare(options);
   const http = createInferenceHttpServer(server, prepare);
@@ -122,6 +123,7 @@ export function register(program: Command): void {
     .option('--watch-ms <n>', 'poll the repository for hot swap every N ms (0: only on SIGHUP)', nonNegativeInt, 2000)
     .option('--decode-workers <n>', 'worker threads that decode and preprocess images (0: on the event loop)', nonNegativeInt, availableParallelism())
     .option('--ort-spinning', "let ONNX Runtime's intra-op threads spin between runs (lower latency, burns idle cores)", false)
+    .option('--ort-threads <n>', "ONNX Runtime's intra-op threads per session (0: ORT's choice, one per core)", nonNegativeInt, 0)
     .option('--json', 'print one JSON line when ready: url, mode, decodeWorkers, variants')
     .action((opts: ServeOptions) => serve(opts));
 }

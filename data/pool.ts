@@ -1,16 +1,17 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { UserError } from '../core/errors.ts';
 import type { PreprocessConfig } from './preprocess/config.ts';
 import type { PreprocessedItem } from './preprocess/file.ts';
 import type { WorkerJob, WorkerReply } from './worker.ts';
+import { tsWorker } from '../core/ts-worker.ts';
 
 /** Jobs each worker holds at once, so it never waits on the main thread between images. */
 const PIPELINE_DEPTH = 4;
 
 /**
  * A pool of worker threads that decode and preprocess images in parallel (data/worker.ts,
- * started through the plain-JS bootstrap data/worker-entry.js, which registers tsx).
+ * started by core/ts-worker.ts, which registers tsx in the thread).
  * Jobs go to the least-busy worker; results come back with their buffers transferred.
  */
 export class PreprocessPool {
@@ -23,7 +24,7 @@ export class PreprocessPool {
   /** Starts `size` workers (default: one per core). */
   constructor(size = availableParallelism()) {
     for (let i = 0; i < Math.max(1, size); i++) {
-      const w = new Worker(new URL('./worker-entry.js', import.meta.url));
+      const w = tsWorker(new URL('./worker.ts', import.meta.url));
       w.on('message', (r: WorkerReply) => this.settle(i, r));
       w.on('error', (e) => this.failAll(e));
       this.workers.push(w);

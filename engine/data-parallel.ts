@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { FromReplica, ReplicaModel, ToReplica } from './data-parallel-protocol.ts';
+import { tsWorker } from '../core/ts-worker.ts';
 
 /** Options of a data-parallel trainer. */
 export interface DataParallelOptions {
@@ -72,8 +73,8 @@ export class DataParallelTrainer {
   /** Starts `o.replicas` workers, each with a copy of `model` (topology and current weights). */
   static async create(model: tf.LayersModel, o: DataParallelOptions): Promise<DataParallelTrainer> {
     const artifacts = await artifactsOf(model);
-    const url = new URL('./data-parallel-entry.js', import.meta.url);
-    const handles = Array.from({ length: o.replicas }, () => new ReplicaHandle(new Worker(url)));
+    const url = new URL('./data-parallel-worker.ts', import.meta.url);
+    const handles = Array.from({ length: o.replicas }, () => new ReplicaHandle(tsWorker(url)));
     const init: ToReplica = { type: 'init', model: artifacts, backend: o.backend ?? tf.getBackend(), learningRate: o.learningRate ?? 1e-3, task: o.task };
     const ready = await Promise.all(handles.map((h) => h.ask(init, 'ready')));
     return new DataParallelTrainer(handles, ready[0].backend);

@@ -1,10 +1,11 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { warn } from '../core/log.ts';
 import { UserError } from '../core/errors.ts';
 import { OverloadError } from './batcher.ts';
 import type { DecodeWorkerData, DecodeWorkerJob, DecodeWorkerReply } from './decode-worker.ts';
 import type { PrepareJob, PreparedImage } from './prepare.ts';
+import { tsWorker } from '../core/ts-worker.ts';
 
 /** How a DecodePool is set up. */
 export interface DecodePoolOptions {
@@ -69,7 +70,7 @@ export class DecodePool {
 
   /** Starts the worker of slot `i`; resolves once its module has loaded. */
   private spawn(i: number): Promise<void> {
-    const worker = new Worker(new URL('./decode-worker-entry.js', import.meta.url), { workerData: this.workerData });
+    const worker = tsWorker(new URL('./decode-worker.ts', import.meta.url), { workerData: this.workerData });
     const slot: Slot = { worker, ready: false, jobs: new Set() };
     this.slots[i] = slot;
     return new Promise((resolve, reject) => {

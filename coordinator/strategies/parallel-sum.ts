@@ -1,7 +1,8 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { warn } from '../../core/log.ts';
 import { awaitChunks, claimChunks, FAILED, makeJob, type Segment } from './sum-job.ts';
 import { sumPasses } from './sum-passes.ts';
+import { tsWorker } from '../../core/ts-worker.ts';
 
 /** Below this many elements in all, a job stays on the calling thread (posting it costs more than it saves). */
 export const PARALLEL_MIN_ELEMENTS = 1 << 20;
@@ -28,8 +29,8 @@ export class SumPool {
   private failed = false;
   private loaded: Promise<boolean> | null = null;
 
-  /** `entry`: the worker's entry module (tests pass one that fails). */
-  constructor(private readonly entry: URL = new URL('./sum-worker-entry.js', import.meta.url)) {}
+  /** `entry`: the worker's TypeScript module (tests pass one that fails). */
+  constructor(private readonly entry: URL = new URL('./sum-worker.ts', import.meta.url)) {}
 
   /** False once the worker has failed: every sum then runs on the calling thread. */
   get usable(): boolean {
@@ -75,7 +76,7 @@ export class SumPool {
   private start(): Worker | null {
     if (this.worker) return this.worker;
     try {
-      const w = new Worker(this.entry);
+      const w = tsWorker(this.entry);
       w.unref();
       this.loaded = new Promise((resolve) => {
         w.once('message', () => resolve(true));

@@ -119,7 +119,7 @@ describe('weightedMean on shared memory', () => {
 });
 
 describe('worker failure', () => {
-  const failing = new URL('./fixtures/failing-sum-worker-entry.js', import.meta.url);
+  const failing = new URL('./fixtures/failing-sum-worker.ts', import.meta.url);
 
   it('a kernel that throws in the worker: the job is recomputed, one warning, then one thread', async () => {
     const lines = quietStderr();

@@ -39,11 +39,15 @@ interface Pending<I, O> {
  * queue and run together once `maxBatch` are waiting or the oldest has waited
  * `maxQueueDelayMs`. `runBatch` gets the items in arrival order and must return one result
  * per item in the same order; each caller receives its own. The queue is bounded.
+ * When the owner can tell whether more requests are on their way (`companyOnItsWay`, e.g.
+ * requests still being decoded), a batch waits for company only while some is coming: a lone
+ * request with nobody behind it runs at once instead of sitting out the delay.
  */
 export class DynamicBatcher<I, O> {
   private readonly queue: Pending<I, O>[] = [];
   private running = 0;
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   /** The request the armed timer was set for. */
   private timerHead: Pending<I, O> | undefined;
   private opts: Required<BatcherOptions>;
@@ -53,6 +57,8 @@ export class DynamicBatcher<I, O> {
     private readonly runBatch: (items: I[]) => Promise<O[]>,
     opts: Partial<BatcherOptions> = {},
     private readonly now: () => number = () => performance.now(),
+    /** Whether requests not yet submitted are on their way (default: always assume so, as Triton does). */
+    private readonly companyOnItsWay: () => boolean = () => true,
   ) {
     this.opts = { ...DEFAULT_BATCHER, concurrency: 1, ...opts } as Required<BatcherOptions>;
   }
@@ -70,6 +76,11 @@ export class DynamicBatcher<I, O> {
   /** Changes the tunables from now on (auto batching turns batching off with UNBATCHED). */
   reconfigure(opts: Partial<BatcherOptions>): void {
     this.opts = { ...this.opts, ...opts };
+    this.pump();
+  }
+
+  /** Looks again at the queue: the owner says the company a batch waited for is no longer coming. */
+  nudge(): void {
     this.pump();
   }
 
@@ -103,12 +114,15 @@ export class DynamicBatcher<I, O> {
    * oldest request; the timer is not re-armed on each arrival. When it fires for the request
    * still at the head, that batch runs (its delay is up); a timer left from an earlier head
    * (already gone in a full batch) fires early, and pump re-arms it for the new head.
+   * With no company on its way, the batch runs on the next turn of the event loop instead
+   * (so requests submitted in the same turn still share it).
    */
   private pump(headDue = false): void {
     while (this.queue.length && this.running < this.opts.concurrency) {
       const waited = this.now() - this.queue[0].enqueuedAt;
       if (!headDue && this.queue.length < this.opts.maxBatch && waited < this.opts.maxQueueDelayMs) {
-        if (!this.timer) {
+        if (!this.companyOnItsWay()) this.immediate ??= setImmediate(this.onImmediate);
+        else if (!this.timer) {
           this.timerHead = this.queue[0];
           this.timer = setTimeout(this.onTimer, this.opts.maxQueueDelayMs - waited);
         }
@@ -122,6 +136,11 @@ export class DynamicBatcher<I, O> {
   private readonly onTimer = (): void => {
     this.timer = undefined;
     this.pump(this.queue[0] === this.timerHead);
+  };
+
+  private readonly onImmediate = (): void => {
+    this.immediate = undefined;
+    this.pump(!this.companyOnItsWay());
   };
 
   private async dispatch(batch: Pending<I, O>[]): Promise<void> {

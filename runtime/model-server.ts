@@ -90,7 +90,7 @@ export class ModelServer {
     return {
       variant,
       release: () => {
-        if (!done) variant.leases--;
+        if (!done) variant.unlease();
         done = true;
       },
     };

@@ -169,7 +169,7 @@ export class LoadedVariant {
 
   private makeLane(session: ModelSession, precision: Precision, batcher: Partial<BatcherOptions>): Lane {
     const lane = { session, provider: session.provider, precision, spare: [] as Float32Array[] } as Lane;
-    lane.batcher = new DynamicBatcher((items) => this.runBatch(lane, items), batcher, this.now);
+    lane.batcher = new DynamicBatcher((items) => this.runBatch(lane, items), batcher, this.now, () => this.companyOnItsWay());
     return lane;
   }
 
@@ -262,6 +262,21 @@ export class LoadedVariant {
       else this.metrics.failures++;
       throw e;
     }
+  }
+
+  /**
+   * Whether a request that will reach a batcher is still on its way: a ModelServer request
+   * holds a lease from routing to answer, so leases beyond the requests in the batchers are
+   * being decoded. Without leases (direct `infer` calls) nothing is known, and batches wait.
+   */
+  private companyOnItsWay(): boolean {
+    return this.leases === 0 || this.leases > this.inFlight;
+  }
+
+  /** A request lets go of its lease (ModelServer); a batch that was waiting only for it runs now. */
+  unlease(): void {
+    this.leases--;
+    if (!this.companyOnItsWay()) for (const lane of this.lanes()) lane.batcher.nudge();
   }
 
   /** Requests queued or running in this variant's batchers. */

@@ -106,5 +106,30 @@ describe('DynamicBatcher', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(75); // its own 80 ms, not the 40 left on the old timer
     expect(sizes).toEqual([2, 1]);
   });
+
+  it('with no company on its way, runs at once (next turn) and still merges what was submitted in the same turn', async () => {
+    const sizes: number[] = [];
+    const b = new DynamicBatcher<number, number>(async (xs) => (sizes.push(xs.length), xs), { maxBatch: 8, maxQueueDelayMs: 1000, maxQueue: 10 }, undefined, () => false);
+    const t0 = performance.now();
+    expect(await b.submit(1)).toBe(1);
+    expect(await Promise.all([b.submit(2), b.submit(3), b.submit(4)])).toEqual([2, 3, 4]);
+    expect(performance.now() - t0).toBeLessThan(500); // not the 1 s delay, twice
+    expect(sizes).toEqual([1, 3]);
+  });
+
+  it('waits while company is on its way, and a nudge runs the batch once it is not', async () => {
+    const sizes: number[] = [];
+    let coming = true;
+    const b = new DynamicBatcher<number, number>(async (xs) => (sizes.push(xs.length), xs), { maxBatch: 8, maxQueueDelayMs: 1000, maxQueue: 10 }, undefined, () => coming);
+    const p = b.submit(1);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(sizes).toEqual([]); // still waiting for company
+    const t0 = performance.now();
+    coming = false;
+    b.nudge();
+    expect(await p).toBe(1);
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect(sizes).toEqual([1]);
+  });
 });
 

@@ -47,6 +47,24 @@ describe('ModelServer', () => {
     expect(m).toMatch(/fedkd_request_latency_seconds_bucket\{version="2",precision="fp32",provider="cpu",le="\+Inf"\} 8/);
   });
 
+  it('a request waits for company only while another leased request has yet to reach the batcher', async () => {
+    writeVersion(root, '1', sumClassifier(1, 0));
+    server = await ModelServer.open(root, { plan: PLAN, batcher: { maxQueueDelayMs: 1000 } });
+    const t0 = performance.now();
+    expect(Array.from((await server.infer(X)).output.data)).toEqual([10, 0]); // alone: runs at once
+    expect(performance.now() - t0).toBeLessThan(500);
+    const decoding = server.acquire(); // a second request, still being decoded
+    const first = server.infer(new Float32Array([1, 1, 1, 1]));
+    await new Promise((r) => setTimeout(r, 50));
+    const second = server.run(decoding, new Float32Array([2, 2, 2, 2])); // it arrives: both run as one batch
+    const out = await Promise.all([first, second]);
+    decoding.release();
+    expect(out.map((o) => Array.from(o.output.data))).toEqual([[4, 0], [8, 0]]);
+    const m = server.metricsText();
+    expect(m).toContain('fedkd_batch_size_count{version="1",precision="fp32",provider="cpu"} 2'); // [1] then [2]
+    expect(m).toContain('fedkd_batch_size_sum{version="1",precision="fp32",provider="cpu"} 3');
+  });
+
   it('splits traffic A/B by a stable hash of the request key, with weights', async () => {
     writeVersion(root, '1', sumClassifier(1, 0));
     writeVersion(root, '2', sumClassifier(2, 0));

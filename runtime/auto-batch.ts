@@ -18,8 +18,8 @@ export const BATCHING_MODES: readonly BatchingMode[] = ['auto', 'on', 'off'];
 /**
  * In `auto`, batching is kept only when batch `maxBatch` is at least this much faster per
  * image than batch 1. Measured on 2 shared cores (docs/FIGURES.md, serving, session 3): the
- * 64 px mobile-s gained 4.6–8.3× at warm-up and batching cut server CPU per request by
- * ~20 %; at 224 px it gained 0.6–1.8× and batching broke even at best, with a worse p99.
+ * 64 px mobile-s gained 4.7–8.3× at warm-up and batching cut server CPU per request by
+ * 20 %; at 224 px it gained 0.8–1.8× (once 3.1×) and batching broke even.
  */
 export const DEFAULT_MIN_BATCH_GAIN = 2;
 

@@ -11,14 +11,14 @@ import { openSession, type FloatTensor, type ModelSession, type Provider, type S
 /** Opens one model file on one provider; injectable so CUDA paths run in tests without a GPU. */
 export type SessionOpener = (file: string, provider: Provider) => Promise<ModelSession>;
 
-/** The real opener: runtime/session.ts's openSession on exactly that provider (ORT's own spinning). */
-export const openOnProvider: SessionOpener = (file, provider) => openSession(file, { provider });
-
 /** The real opener with ORT's intra-op spinning on or off and, when given, its intra-op thread count (see SessionOptions). */
 export const openerWith =
   (opts: Pick<SessionOptions, 'spinning' | 'threads'>): SessionOpener =>
   (file, provider) =>
     openSession(file, { ...opts, provider });
+
+/** The real opener: runtime/session.ts's openSession on exactly that provider (ORT's own spinning and threads). */
+export const openOnProvider: SessionOpener = openerWith({});
 
 /** Per-batch latency budget: when the first timed inferences exceed it, the batch shrinks. */
 export const DEFAULT_LATENCY_BUDGET_MS = 250;
@@ -195,11 +195,6 @@ export class LoadedVariant {
   }
 
   /**
-   * One model run for a batch. A lone item goes in as it is; a batch is assembled in one of
-   * the lane's spare buffers (reused, so batching allocates nothing per batch), and each
-   * caller gets a view of its slice of the output (no copy).
-   */
-  /**
    * Decides batching for a lane (runtime/auto-batch.ts), timing real runs in `auto`. A lane
    * that `off` or `auto` leaves unbatched gets the UNBATCHED tunables; `on` keeps its own.
    */
@@ -221,6 +216,11 @@ export class LoadedVariant {
     if (mode !== 'on' && !lane.batching.batched) lane.batcher.reconfigure(UNBATCHED);
   }
 
+  /**
+   * One model run for a batch. A lone item goes in as it is; a batch is assembled in one of
+   * the lane's spare buffers (reused, so batching allocates nothing per batch), and each
+   * caller gets a view of its slice of the output (no copy).
+   */
   private async runBatch(lane: Lane, items: Float32Array[]): Promise<FloatTensor[]> {
     const [c, h, w] = this.inputShape;
     const size = c * h * w;

@@ -36,8 +36,7 @@ export class ContentStore {
       this.remember(sha, hit);
       return hit;
     }
-    const bytes = new Uint8Array(await readFile(this.pathOf(sha)));
-    if (sha256(bytes) !== sha) throw new Error(`checkpoint ${this.pathOf(sha)} is corrupt (hash mismatch)`);
+    const bytes = this.verified(sha, new Uint8Array(await readFile(this.pathOf(sha))));
     this.remember(sha, bytes);
     return bytes;
   }
@@ -62,11 +61,16 @@ export class ContentStore {
         if (bytesRead === 0) throw new Error(`checkpoint ${this.pathOf(sha)} shrank while being read`);
         off += bytesRead;
       }
-      if (sha256(bytes) !== sha) throw new Error(`checkpoint ${this.pathOf(sha)} is corrupt (hash mismatch)`);
-      return bytes;
+      return this.verified(sha, bytes);
     } finally {
       await file.close();
     }
+  }
+
+  /** `bytes` read for `sha`; throws if they do not hash to it. */
+  private verified(sha: string, bytes: Uint8Array): Uint8Array {
+    if (sha256(bytes) !== sha) throw new Error(`checkpoint ${this.pathOf(sha)} is corrupt (hash mismatch)`);
+    return bytes;
   }
 
   /** True if `sha` is stored. */

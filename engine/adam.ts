@@ -3,6 +3,7 @@ import { ADAM_UPDATE, ADAM_UPDATE_KERNELS, adamUpdateInPlace } from './kernels/A
 import type { AdamHyper } from './kernels/AdamUpdate_impl.ts';
 
 export type { AdamHyper } from './kernels/AdamUpdate_impl.ts';
+export { adamUpdateInPlace } from './kernels/AdamUpdate.ts';
 
 /** A named tensor as tf.Optimizer passes them (tfjs-core's NamedTensor, not re-exported by tfjs). */
 type OptimizerTensor = { name: string; tensor: tf.Tensor };

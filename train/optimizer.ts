@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedTensor } from '../core/tensors.ts';
-import { adamUpdate, registerAdamKernels } from '../engine/adam.ts';
-import { adamUpdateInPlace } from '../engine/kernels/AdamUpdate.ts';
+import { adamUpdate, adamUpdateInPlace, registerAdamKernels } from '../engine/adam.ts';
 
 /** Settings of the local optimiser. */
 export interface OptimizerConfig {

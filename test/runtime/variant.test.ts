@@ -7,7 +7,7 @@ import { DEFAULT_MIN_BATCH_GAIN, type BatchingDecision } from '../../runtime/aut
 import type { InferencePlan } from '../../runtime/plan.ts';
 import { scanRepository } from '../../runtime/repository.ts';
 import { openSession, type ModelSession, type Provider } from '../../runtime/session.ts';
-import { adaptMaxBatch, LoadedVariant, openOnProvider, type SessionOpener } from '../../runtime/variant.ts';
+import { adaptMaxBatch, LoadedVariant, openOnProvider, type ItemResult, type SessionOpener } from '../../runtime/variant.ts';
 import { sumClassifier, writeVersion } from './fixtures/tiny-onnx.ts';
 
 const CPU_PLAN: InferencePlan = { mode: 'cpu', provider: 'cpu', maxBatch: 32, freeRamMB: 16000, reasons: [] };
@@ -122,14 +122,20 @@ describe('LoadedVariant', () => {
     await v.close();
   });
 
+  /** Six concurrent requests x_i = [i, 0, 0, 1]; each answer must be Σx = i + 1 (checked here), returned for the batching checks. */
+  async function sixConcurrent(v: LoadedVariant): Promise<ItemResult[]> {
+    const inputs = Array.from({ length: 6 }, (_, i) => new Float32Array([i, 0, 0, 1]));
+    const out = await Promise.all(inputs.map((x) => v.infer(x)));
+    expect(out.map((o) => Array.from(o.output.data))).toEqual(inputs.map((_, i) => [i + 1, 0]));
+    return out;
+  }
+
   it('auto batching keeps batching when warm-up timings show a gain, and concurrent requests share a batch', async () => {
     const clock = { t: 0 };
     // 0.5 ms per run + 0.1 ms per image: batch 1 = 0.6 ms per image, batch 32 = 0.116 → gain 5.19
     const v = await LoadedVariant.load(threePrecisions(), { plan: CPU_PLAN, open: clocked((b) => 0.5 + 0.1 * b, clock), now: () => clock.t, batching: 'auto', batcher: { maxQueueDelayMs: 30 } });
     expect(v.describe()).toMatchObject({ maxBatch: 32, batching: { mode: 'auto', batched: true, perImageMs: { batch1: 0.6, batchN: 0.116 }, batch: 32, gain: 5.19 } });
-    const inputs = Array.from({ length: 6 }, (_, i) => new Float32Array([i, 0, 0, 1])); // Σx = i + 1
-    const out = await Promise.all(inputs.map((x) => v.infer(x)));
-    expect(out.map((o) => Array.from(o.output.data))).toEqual(inputs.map((_, i) => [i + 1, 0]));
+    const out = await sixConcurrent(v);
     expect(out.every((o) => o.batched)).toBe(true);
     expect([v.metrics.batchSize.count, v.metrics.batchSize.sum]).toEqual([1, 6]);
     await v.close();
@@ -140,9 +146,7 @@ describe('LoadedVariant', () => {
     const v = await LoadedVariant.load(threePrecisions(), { plan: CPU_PLAN, open: clocked((b) => 2 * b, clock), now: () => clock.t, batching: 'auto', batcher: { maxQueueDelayMs: 30 } });
     expect(v.maxBatch).toBe(1);
     expect(v.describe()).toMatchObject({ maxBatch: 1, batching: { mode: 'auto', batched: false, perImageMs: { batch1: 2, batchN: 2 }, gain: 1, minGain: 2 } });
-    const inputs = Array.from({ length: 6 }, (_, i) => new Float32Array([i, 0, 0, 1]));
-    const out = await Promise.all(inputs.map((x) => v.infer(x)));
-    expect(out.map((o) => Array.from(o.output.data))).toEqual(inputs.map((_, i) => [i + 1, 0]));
+    const out = await sixConcurrent(v);
     expect(out.some((o) => o.batched)).toBe(false);
     expect([v.metrics.batchSize.count, v.metrics.batchSize.sum]).toEqual([6, 6]);
     await v.close();

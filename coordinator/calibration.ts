@@ -1,6 +1,7 @@
 import type { NamedTensor } from '../core/tensors.ts';
 import { decodeWeights } from '../proto/convert.ts';
 import type { RoundConfig } from '../proto/types.ts';
+import { bySite } from './evaluation.ts';
 import type { CalibrateOptions } from '../quantize/calibration/collect.ts';
 import {
   type CalibrationRequest,
@@ -54,7 +55,8 @@ export class FederatedCalibrator {
 
   /** Merges the phase's answers and moves on: ranges → histograms (unless minmax) → complete. */
   closePhase(): void {
-    const sites = [...this.received.values()];
+    // in site order, as the rounds' sums (evaluation.ts bySite): the same answers merge to the same statistics
+    const sites = bySite([...this.received].map(([siteId, stats]) => ({ siteId, stats }))).map((r) => r.stats);
     if (!this.phase || sites.length === 0) throw new Error('no calibration statistics to merge');
     if (this.phase.phase === 'ranges') {
       this.merged = mergeSiteRanges(sites);

@@ -18,8 +18,17 @@ export interface EvaluationSummary {
   sites: number;
 }
 
-/** Summarises the sites' evaluation metrics (`auc`, optional `loss`) of one global model. Pure. */
-export function summarizeEvaluation(reports: readonly { siteId: string; numExamples: number; metrics: Metrics }[]): EvaluationSummary {
+/**
+ * Orders results by site id. Floating-point sums depend on the order of their terms, so the
+ * coordinator sums in site order, not arrival order: the same updates give the same model.
+ */
+export function bySite<T extends { siteId: string }>(results: readonly T[]): T[] {
+  return [...results].sort((x, y) => (x.siteId < y.siteId ? -1 : x.siteId > y.siteId ? 1 : 0));
+}
+
+/** Summarises the sites' evaluation metrics (`auc`, optional `loss`) of one global model, in site order. Pure. */
+export function summarizeEvaluation(arrived: readonly { siteId: string; numExamples: number; metrics: Metrics }[]): EvaluationSummary {
+  const reports = bySite(arrived);
   const auc: Record<string, number> = {};
   const loss: Record<string, number> = {};
   for (const r of reports) {

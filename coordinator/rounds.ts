@@ -7,6 +7,7 @@ import type { CalibrationPhase } from './calibration-phase.ts';
 import type { ContentStore } from './checkpoints.ts';
 import type { CoordinatorConfig } from './config.ts';
 import type { FederatedPruning } from './pruning.ts';
+import { bySite } from './evaluation.ts';
 import { sampleSites } from './sampling.ts';
 import type { RoundRow, StateStore } from './store.ts';
 import { roundSummary, type RoundSummary } from './summary.ts';
@@ -278,8 +279,10 @@ export class RoundEngine {
     return true;
   }
 
-  private async aggregate(r: RoundRow, accepted: ReturnType<StateStore['results']>, now: number): Promise<void> {
+  private async aggregate(r: RoundRow, arrived: ReturnType<StateStore['results']>, now: number): Promise<void> {
     const global = await this.globalTensors(r.modelIn);
+    // in site order: a run whose sites answer in another order reaches the same model
+    const accepted = bySite(arrived);
     const results: FitResult[] = [];
     // views into shared memory, so the strategy's weighted sum can split the work with a worker thread
     for (const a of accepted) results.push({ siteId: a.siteId, numExamples: a.numExamples, weights: unpackTensors(await this.content.getShared(a.payloadSha!), { view: true }) });

@@ -56,6 +56,33 @@ describe('round engine (fake clock)', () => {
     for (const t of unpackTensors(model)) for (const v of t.data) expect(v).toBeCloseTo(3.25, 6);
   });
 
+  it('reaches the same global model whatever order the sites answer in', async () => {
+    // weights for which the example-weighted float sum itself depends on the order of its terms
+    const w = (k: number[], b: number[]): NamedTensor[] => [tensor('dense/kernel', k, [2, 2]), tensor('dense/bias', b)];
+    const sites: Record<string, { n: number; w: NamedTensor[] }> = {
+      a: { n: 10, w: w([0.8209948539733887, -0.1382168084383011, -0.8790560960769653, 0.9677320718765259], [-0.3998491168022156, 0.5010345578193665]) },
+      b: { n: 30, w: w([0.7967170476913452, 0.40588754415512085, -0.39966005086898804, 0.06531581282615662], [-0.46114856004714966, -0.24971258640289307]) },
+      c: { n: 20, w: w([0.41684797406196594, 0.10619814693927765, -0.8510465621948242, -0.01837747171521187], [0.48436036705970764, -0.206852525472641]) },
+    };
+    const { weightedMean } = await import('../../coordinator/strategies/aggregate.ts');
+    const { unpackTensors } = await import('../../core/tensors.ts');
+    const mean = (order: string[]): number[] => weightedMean(order.map((id) => ({ numExamples: sites[id].n, weights: sites[id].w }))).flatMap((t) => Array.from(t.data));
+    expect(mean(['a', 'b', 'c'])).not.toEqual(mean(['c', 'b', 'a'])); // the fixture can tell the orders apart
+    const models: number[][] = [];
+    for (const order of [['a', 'b', 'c'], ['c', 'b', 'a'], ['b', 'c', 'a']]) {
+      const { task } = await start();
+      for (const id of order) expect((await coord!.service.pushResult(caller(id), update(1, task.modelSha256, sites[id].w, sites[id].n))).status).toBe('accepted');
+      await coord!.engine.tick();
+      const r = coord!.store.lastRound()!;
+      models.push(unpackTensors(await coord!.service.fetchModel(caller('a'), r.modelOut!)).flatMap((t) => Array.from(t.data)));
+      coord!.close();
+      coord = null;
+    }
+    expect(models[1]).toEqual(models[0]);
+    expect(models[2]).toEqual(models[0]);
+    expect(models[0]).toEqual(mean(['a', 'b', 'c'])); // in site order
+  });
+
   it('counts a repeated push once (idempotent per round and site)', async () => {
     const { task } = await start();
     const s = coord!.service;

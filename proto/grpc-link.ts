@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { CoordinatorLink } from './api.ts';
+import { resultChunkSerializer } from './chunk-codec.ts';
 import { ChunkAssembler, chunksWithTrailingSha256 } from './chunks.ts';
 import { resultHeaderToWire, taskFromWire } from './convert.ts';
 import { RpcError, type RpcCode } from './errors.ts';
@@ -137,7 +138,9 @@ export class GrpcLink implements CoordinatorLink {
         if (err) reject(fromGrpcError(err));
         else resolve({ status: res!.status as PushStatus, detail: res!.detail });
       };
-      const call = this.method('PushResult')(this.metadata, cb) as grpc.ClientWritableStream<WireResultChunk>;
+      // each push serializes its chunks into one buffer of its own (proto/chunk-codec.ts)
+      const def = federationService().PushResult as grpc.MethodDefinition<WireResultChunk, WirePushReply>;
+      const call = this.client.makeClientStreamRequest(def.path, resultChunkSerializer(def.requestSerialize), def.responseDeserialize, this.metadata, {}, cb);
       // the sha256 trails in the last chunk: hashing goes along with sending, not before it
       const header = resultHeaderToWire(result, '');
       (async () => {

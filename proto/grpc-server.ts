@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { FederationService } from './api.ts';
+import { encodeModelChunk } from './chunk-codec.ts';
 import { ChunkAssembler, chunksOf } from './chunks.ts';
 import { resultFromWire, taskToWire } from './convert.ts';
 import { warn } from '../core/log.ts';
@@ -133,11 +134,17 @@ export function federationHandlers(service: FederationService, maxPayloadBytes =
   };
 }
 
+/** The Federation service as the server sends it: model chunks are serialized into one reused buffer (proto/chunk-codec.ts). */
+export function serverDefinition(): grpc.ServiceDefinition {
+  const def = federationService();
+  return { ...def, FetchModel: { ...def.FetchModel, responseSerialize: encodeModelChunk as (m: object) => Buffer } };
+}
+
 /** Starts a gRPC server for `service`; resolves once it listens (port 0 picks a free one). */
 export async function serveFederation(service: FederationService, opts: ServeOptions): Promise<RunningServer> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
   const streamWindow = widenStreamWindow(server);
-  server.addService(federationService(), federationHandlers(service, opts.maxPayloadBytes));
+  server.addService(serverDefinition(), federationHandlers(service, opts.maxPayloadBytes));
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${opts.port}`, opts.credentials, (err, p) => (err ? reject(err) : resolve(p))),

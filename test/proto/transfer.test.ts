@@ -46,8 +46,8 @@ class FakeService implements FederationService {
   }
 }
 
-/** Pushes hand-made chunks with a bare grpc-js client, as a site of another make could. */
-function rawPush(address: string, chunks: object[]): Promise<unknown> {
+/** Pushes hand-made chunks with a bare grpc-js client, as a site of another make could (or cancels instead of ending the stream). */
+function rawPush(address: string, chunks: object[], cancelAfterWrites = false): Promise<unknown> {
   const Ctor = grpc.makeGenericClientConstructor(federationService(), 'Federation');
   const client = new Ctor(address, grpc.credentials.createInsecure());
   const md = new grpc.Metadata();
@@ -61,7 +61,8 @@ function rawPush(address: string, chunks: object[]): Promise<unknown> {
       else resolve(r);
     });
     for (const c of chunks) call.write(c);
-    call.end();
+    if (cancelAfterWrites) setTimeout(() => call.cancel(), 50);
+    else call.end();
   });
 }
 
@@ -156,6 +157,22 @@ describe('Federation over gRPC (loopback, plain text)', () => {
     await expect(rawPush(addr(), wrong)).rejects.toMatchObject({ code: grpc.status.DATA_LOSS });
     const after = [{ header: { ...header, sha256: '' }, data: p.subarray(0, MB), sha256: hex(p) }, { data: p.subarray(MB) }];
     await expect(rawPush(addr(), after)).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+  });
+
+  it('a push without its header first, longer than declared or empty is refused; a cancelled one leaves the server serving', async () => {
+    const p = payload(2 * MB + 5, 17);
+    const header = { round: 5, kind: 'TRAIN', numExamples: 2, metricsJson: '{}', isDelta: false, baseSha256: '', totalBytes: p.length, sha256: '' };
+    await expect(rawPush(addr(), [{ data: p.subarray(0, MB) }])).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/header/) });
+    const longer = [{ header, data: p.subarray(0, MB) }, { data: p.subarray(MB) }, { data: p.subarray(0, 10), sha256: hex(p) }];
+    await expect(rawPush(addr(), longer)).rejects.toMatchObject({ code: grpc.status.DATA_LOSS, details: expect.stringMatching(/longer than the declared/) });
+    await expect(rawPush(addr(), [])).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/empty result stream/) });
+    const before = service.received.length;
+    const cancelled = rawPush(addr(), [{ header, data: p.subarray(0, MB) }], true);
+    await expect(cancelled).rejects.toMatchObject({ code: grpc.status.CANCELLED });
+    const r = { round: 5, kind: 'train' as const, numExamples: 2, metrics: {}, isDelta: false, baseSha256: '', payload: p };
+    expect(await link.pushResult(r)).toEqual({ status: 'accepted', detail: `${p.length} bytes` });
+    expect(service.received.length).toBe(before + 1);
+    expect(hex(service.received.at(-1)!.payload)).toBe(hex(p));
   });
 
   it('a model whose bytes do not match the asked sha256 is DATA_LOSS', async () => {

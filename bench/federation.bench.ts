@@ -92,6 +92,9 @@ interface TransferRun {
 /**
  * Fetch and push of a 64 MB model between a site (this process) and a coordinator stand-in
  * (another process, as in a real federation) over loopback gRPC, plain text.
+ * To profile both ends: `FEDKD_BENCH_ONLY=transfer node --cpu-prof --cpu-prof-dir=DIR
+ * --import tsx bench/federation.bench.ts` (the peer is forked with this process's node
+ * flags, so it writes its own profile; `--trace-gc` works the same way).
  */
 async function transfer(): Promise<void> {
   const bytes = 64 * MB;

@@ -54,7 +54,7 @@ export async function ensureTeacher(c: SimulateConfig, sites: string[]): Promise
     info(`simulate: reusing the teacher ${file}`);
     return file;
   }
-  const args = ['teacher', 'train', '--data', ...sites, '--out', file, '--arch', c.teacher.arch, '--width', String(c.teacher.width), '--epochs', String(c.teacher.epochs)];
+  const args = ['teacher', 'train', '--data', ...sites, '--out', file, '--arch', c.teacher.arch, '--width', String(c.teacher.width), '--epochs', String(c.teacher.epochs), '--lr', String(c.teacher.lr), '--batch-size', String(c.teacher.batchSize)];
   args.push('--size', String(c.image.size), '--window', c.image.window, '--normalize', c.image.normalize, '--seed', String(c.seed));
   await fedkdProcess('teacher', args).done;
   return file;

@@ -6,12 +6,17 @@ import { UserError } from '../core/errors.ts';
 import { CALIBRATION_METHODS } from '../quantize/calibration/methods.ts';
 import { pruneSettingsSchema } from '../prune/federated.ts';
 
-const strategySchema = z.discriminatedUnion('name', [
-  z.object({ name: z.literal('fedavg') }).strict(),
-  z.object({ name: z.literal('fedprox'), mu: z.number().min(0) }).strict(),
+/** How sites weigh in the mean (strategies/index.ts SiteWeighting): by examples (default) or alike. */
+const weighting = z.enum(['examples', 'sites']).optional();
+
+/** The `strategy:` block of a federation config (fed.yaml; sim.yaml's `federated.strategy` too). */
+export const strategySchema = z.discriminatedUnion('name', [
+  z.object({ name: z.literal('fedavg'), weighting }).strict(),
+  z.object({ name: z.literal('fedprox'), mu: z.number().min(0), weighting }).strict(),
   z
     .object({
       name: z.enum(['fedadam', 'fedyogi']),
+      weighting,
       eta: z.number().positive().optional(),
       beta1: z.number().min(0).lt(1).optional(),
       beta2: z.number().min(0).lt(1).optional(),

@@ -3,13 +3,8 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../../core/errors.ts';
+import { strategySchema } from '../../coordinator/config.ts';
 import { simulatePruningSchema } from './pruning-config.ts';
-
-const strategy = z.discriminatedUnion('name', [
-  z.object({ name: z.literal('fedavg') }).strict(),
-  z.object({ name: z.literal('fedprox'), mu: z.number().min(0) }).strict(),
-  z.object({ name: z.enum(['fedadam', 'fedyogi']), eta: z.number().positive().optional(), tau: z.number().positive().optional() }).strict(),
-]);
 
 /** `fedkd simulate`'s config: the synthetic federation, the teacher, the student, the rounds, and the baselines. */
 export const simulateSchema = z
@@ -54,7 +49,7 @@ export const simulateSchema = z
         rounds: z.number().int().positive().default(12),
         localEpochs: z.number().int().positive().default(5),
         fraction: z.number().gt(0).max(1).default(1),
-        strategy: strategy.default({ name: 'fedavg' }),
+        strategy: strategySchema.default({ name: 'fedavg' }),
       })
       .strict()
       .prefault({}),

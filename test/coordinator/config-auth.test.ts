@@ -21,6 +21,8 @@ describe('coordinator config', () => {
     expect(() => parseCoordinatorConfig({ ...minimal, rounds: 0 })).toThrow(/^config: rounds: /);
     expect(() => parseCoordinatorConfig({ ...minimal, sampling: { fraction: 1.5 } })).toThrow(/sampling\.fraction/);
     expect(() => parseCoordinatorConfig({ ...minimal, strategy: { name: 'fedprox' } })).toThrow(/strategy\.mu/);
+    expect(() => parseCoordinatorConfig({ ...minimal, strategy: { name: 'fedavg', weighting: 'beds' } })).toThrow(/strategy\.weighting/);
+    expect(parseCoordinatorConfig({ ...minimal, strategy: { name: 'fedavg', weighting: 'sites' } }).strategy).toEqual({ name: 'fedavg', weighting: 'sites' });
     expect(() => parseCoordinatorConfig({ ...minimal, sampling: { minSites: 2, minResults: 3 } })).toThrow(/sampling\.minResults: must not exceed/);
     expect(() => parseCoordinatorConfig({ ...minimal, insecure: false })).toThrow(/tls: give tls/);
   });

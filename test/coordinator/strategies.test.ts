@@ -128,4 +128,22 @@ describe('makeStrategy', () => {
     expect(makeStrategy({ name: 'fedadam' }).name).toBe('fedadam');
     expect(makeStrategy({ name: 'fedyogi', eta: 0.1 }).name).toBe('fedyogi');
   });
+
+  it("weighting 'sites' counts every site alike; 'examples' (the default) by its examples", () => {
+    const results = [site('a', 1, t('k', [1, 2, 3])), site('b', 3, t('k', [5, 6, 7]))];
+    // alike: ([1,2,3] + [5,6,7]) / 2 = [3,4,5]; by examples: (1·[1,2,3] + 3·[5,6,7]) / 4 = [4,5,6]
+    close(makeStrategy({ name: 'fedavg', weighting: 'sites' }).aggregateFit([], results, null).weights[0].data, [3, 4, 5]);
+    close(makeStrategy({ name: 'fedavg', weighting: 'examples' }).aggregateFit([], results, null).weights[0].data, [4, 5, 6]);
+    close(makeStrategy({ name: 'fedavg' }).aggregateFit([], results, null).weights[0].data, [4, 5, 6]);
+    const prox = makeStrategy({ name: 'fedprox', mu: 0.01, weighting: 'sites' });
+    expect(prox.configureFit({ round: 1, localEpochs: 1 }).proximalMu).toBe(0.01);
+    close(prox.aggregateFit([], results, null).weights[0].data, [3, 4, 5]);
+    // FedAdam alike is FedAdam on the same results with equal example counts (state included)
+    const global = [t('k', [0, 0, 0])];
+    const alike = makeStrategy({ name: 'fedadam', weighting: 'sites' }).aggregateFit(global, results, null);
+    const equal = fedAdam({}).aggregateFit(global, results.map((r) => ({ ...r, numExamples: 7 })), null);
+    expect(Array.from(alike.weights[0].data)).toEqual(Array.from(equal.weights[0].data));
+    expect(alike.state!.map((x) => Array.from(x.data))).toEqual(equal.state!.map((x) => Array.from(x.data)));
+    expect(Array.from(alike.weights[0].data)).not.toEqual(Array.from(fedAdam({}).aggregateFit(global, results, null).weights[0].data));
+  });
 });

@@ -44,12 +44,28 @@ function rawPost(headers: http.OutgoingHttpHeaders, send: (req: http.ClientReque
 
 describe('fedkd serve under overload and with bad requests', () => {
   it('answers what fits in the queue and refuses the rest with 503 + Retry-After, counted in /metrics', async () => {
-    const replies = await Promise.all(
-      Array.from({ length: 12 }, async () => {
-        const res = await fetch(`${srv.url}/v1/predict`, { method: 'POST', body: new Uint8Array(PNG4) });
-        return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() };
-      }),
-    );
+    // Twelve requests arrive together: each sends all but its last byte, and once all twelve
+    // are connected the last bytes go out in one turn, so the server reads the twelve bodies'
+    // ends back to back however loaded the machine is (fetch's own pacing let a busy server
+    // answer each request before the next one arrived).
+    const url = new URL(srv.url);
+    const started = Array.from({ length: 12 }, () => {
+      let finish!: () => void;
+      const reply = new Promise<{ status: number; retryAfter: string | undefined; body: { probabilities: number[]; error: string } }>((resolve, reject) => {
+        const req = http.request({ host: url.hostname, port: url.port, path: '/v1/predict', method: 'POST', headers: { 'content-length': PNG4.length } }, (res) => {
+          let body = '';
+          res.on('data', (c) => (body += String(c)));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, body: JSON.parse(body) }));
+        });
+        req.on('error', reject);
+        req.write(PNG4.subarray(0, PNG4.length - 1));
+        finish = () => req.end(PNG4.subarray(PNG4.length - 1));
+      });
+      return { reply, finish };
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    for (const s of started) s.finish();
+    const replies = await Promise.all(started.map((s) => s.reply));
     const ok = replies.filter((r) => r.status === 200);
     const refused = replies.filter((r) => r.status === 503);
     expect(ok.length + refused.length).toBe(12);

@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../../core/files.ts';
 import { info } from '../../core/log.ts';
 import { initBackend } from '../../engine/backend.ts';
 import { printJson } from '../run.ts';
-import { compare, trainBaseline, type BaselineKind } from '../simulate/baselines.ts';
+import { BASELINE_KINDS, baselineKinds, compare, trainBaseline, type BaselineKind } from '../simulate/baselines.ts';
 import { loadSimulateConfig } from '../simulate/config.ts';
 import { evaluateInt8, int8Table } from '../simulate/int8.ts';
 import { pruningSummary, pruningTable } from '../simulate/pruning.ts';
@@ -34,7 +34,7 @@ export function register(program: Command): void {
     .option('--config <file>', 'simulation config, YAML or JSON (defaults otherwise)')
     .option('--quick', 'a small preset that finishes in minutes')
     .option('--json', 'print the summary as one JSON line')
-    .addOption(new Option('--baseline <kind>').choices(['local', 'centralised']).hideHelp())
+    .addOption(new Option('--baseline <kind>').choices([...BASELINE_KINDS]).hideHelp())
     .addOption(new Option('--baseline-out <file>').hideHelp())
     .action(async (f: SimulateFlags) => {
       const t0 = Date.now();
@@ -51,7 +51,7 @@ export function register(program: Command): void {
       const t1 = Date.now();
       // the baselines need nothing from the federated run: train them in their own processes beside it
       const flags = [...(f.config ? ['--config', path.resolve(f.config)] : []), ...(f.quick ? ['--quick'] : [])];
-      const baselines = (['local', 'centralised'] as const).map((kind) => startBaseline(c, flags, kind));
+      const baselines = baselineKinds(c).map((kind) => startBaseline(c, flags, kind));
       info(`simulate: ${c.federated.rounds} rounds over ${sites.length} sites (${c.federated.strategy.name}, E = ${c.federated.localEpochs})`);
       const { rounds, finalWeights, finalOnnx } = await runFederation(c, sites, teacher).catch((e: unknown) => {
         baselines.forEach((b) => b.kill());

@@ -1,20 +1,23 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
 import { info } from '../../core/log.ts';
 import { unpackTensors } from '../../core/tensors.ts';
 import type { PreprocessInput } from '../../data/index.ts';
 import { softLabels } from '../../distill/soft-labels.ts';
 import { runTeacher } from '../../distill/teacher.ts';
 import { buildModel, countParams, saveModel, setNamedWeights } from '../../models/index.ts';
+import { shrinkModel, type PruneMasks } from '../../prune/index.ts';
 import { openSession } from '../../runtime/session.ts';
 import { softmaxRows } from '../../train/classification.ts';
 import { evaluate } from '../../train/evaluate.ts';
 import { classifierAuc } from '../../train/metrics.ts';
-import { trainClassifier } from '../../train/recipes.ts';
+import { trainClassifier, type ClassifierPruning } from '../../train/recipes.ts';
 import { loadSitePart, sitePart } from '../../train/site-data.ts';
 import { pool } from '../../train/split.ts';
 import type { ImageSet } from '../../train/types.ts';
 import type { SimulateConfig } from './config.ts';
+import { coordinatorPruning, finalMasks } from './pruning.ts';
 
 /** Test AUC at each site (site name → AUC), for one model. */
 export type SiteAucs = Record<string, number>;
@@ -25,9 +28,13 @@ export interface Comparison {
   federated: SiteAucs;
   /** Each site's student trained on that site alone, tested on that site. */
   local: SiteAucs;
+  /** One student on the pooled data, pruned on the federation's schedule when it prunes. */
   centralised: SiteAucs;
+  /** When the federation prunes: the unpruned student on the pooled data, what pruning costs. */
+  centralisedUnpruned?: SiteAucs;
   teacher: SiteAucs;
-  params: { student: number; teacher: number };
+  /** Parameters of each column's model (pruned students counted after shrinking; `local` lists each site's). */
+  params: { federated: number; local: number[]; centralised: number; centralisedUnpruned?: number; teacher: number };
 }
 
 interface SiteSets {
@@ -53,13 +60,43 @@ function recipe(c: SimulateConfig, label: string) {
   return { arch: c.student.arch, widthMultiplier: c.student.width, epochs: c.baselines.epochs, batchSize: c.student.batchSize, lr: c.student.lr, seed: c.seed, label };
 }
 
-/** One baseline: every site's student alone, or the centralised student on the pooled data. */
-export type BaselineKind = 'local' | 'centralised';
+/**
+ * One baseline: every site's student alone, or the centralised student on the pooled data,
+ * both pruned on the federation's schedule when it prunes; or, then, the unpruned centralised one.
+ */
+export const BASELINE_KINDS = ['local', 'centralised', 'centralised-unpruned'] as const;
+export type BaselineKind = (typeof BASELINE_KINDS)[number];
+
+/** The baselines a run trains: the unpruned centralised one only when the federation prunes. */
+export function baselineKinds(c: SimulateConfig): BaselineKind[] {
+  return coordinatorPruning(c).pruning ? [...BASELINE_KINDS] : ['local', 'centralised'];
+}
+
+/**
+ * The federation's pruning schedule in baseline epochs: pruning after round r of R becomes
+ * pruning after epoch round(r·epochs/R), same ratio, criterion and steps.
+ */
+export function baselinePruning(c: SimulateConfig): ClassifierPruning | undefined {
+  const { pruning } = coordinatorPruning(c);
+  if (!pruning) return undefined;
+  return { settings: pruning, atEpochs: pruning.atRounds.map((r) => Math.round((r * c.baselines.epochs) / c.federated.rounds)) };
+}
+
+/** Parameters of a trained student, after shrinking away its pruned channels. */
+async function studentParams(model: tf.LayersModel, masks: PruneMasks | undefined): Promise<number> {
+  if (!masks) return countParams(model).total;
+  const small = await shrinkModel(model, masks);
+  const n = countParams(small).total;
+  small.dispose();
+  return n;
+}
 
 /** Test AUC per site of one baseline (and the teacher's, which the `local` run also scores). */
 export interface BaselineResult {
   kind: BaselineKind;
   aucs: SiteAucs;
+  /** Parameters of each student trained (one per site for `local`). */
+  params: number[];
   teacher?: SiteAucs;
   teacherParams?: number;
 }
@@ -74,20 +111,24 @@ export interface BaselineResult {
 export async function trainBaseline(c: SimulateConfig, sites: string[], teacher: string, kind: BaselineKind): Promise<BaselineResult> {
   const sets = await loadSites(c, sites, teacher);
   const perSite = (f: (s: SiteSets) => number): SiteAucs => Object.fromEntries(sets.map((s) => [s.name, f(s)]));
-  if (kind === 'centralised') {
-    info('simulate: training the centralised student on the pooled data');
+  const pruning = kind === 'centralised-unpruned' ? undefined : baselinePruning(c);
+  if (kind !== 'local') {
+    info(`simulate: training the ${pruning ? 'pruned ' : kind === 'centralised-unpruned' ? 'unpruned ' : ''}centralised student on the pooled data`);
     const pooledSoft = new Float32Array(sets.reduce((n, s) => n + s.soft.length, 0));
     sets.reduce((off, s) => (pooledSoft.set(s.soft, off), off + s.soft.length), 0);
-    const central = await trainClassifier({ train: pool(sets.map((s) => s.train)), softLabels: pooledSoft, recipe: recipe(c, 'centralised') });
+    const central = await trainClassifier({ train: pool(sets.map((s) => s.train)), softLabels: pooledSoft, recipe: recipe(c, kind), pruning });
     const aucs = perSite((s) => evaluate(central.model, s.test).auc);
+    const params = [await studentParams(central.model, central.masks)];
     central.model.dispose();
-    return { kind, aucs };
+    return { kind, aucs, params };
   }
   const aucs: SiteAucs = {};
+  const params: number[] = [];
   for (const s of sets) {
-    info(`simulate: training ${s.name}'s student alone (${s.train.n} images)`);
-    const { model } = await trainClassifier({ train: s.train, softLabels: s.soft, recipe: recipe(c, `${s.name} alone`) });
+    info(`simulate: training ${s.name}'s student alone (${s.train.n} images${pruning ? ', pruned' : ''})`);
+    const { model, masks } = await trainClassifier({ train: s.train, softLabels: s.soft, recipe: recipe(c, `${s.name} alone`), pruning });
     aucs[s.name] = evaluate(model, s.test).auc;
+    params.push(await studentParams(model, masks));
     model.dispose();
   }
   const session = await openSession(teacher);
@@ -98,12 +139,13 @@ export async function trainBaseline(c: SimulateConfig, sites: string[], teacher:
   }
   await session.release();
   const teacherParams = (JSON.parse(readFileSync(`${teacher}.json`, 'utf8')) as { params: number }).params;
-  return { kind, aucs, teacher: teacherAuc, teacherParams };
+  return { kind, aucs, params, teacher: teacherAuc, teacherParams };
 }
 
 /**
  * Evaluates the federated student (`finalWeights`) at every site, saves it as a tfjs model in
- * `studentDir`, and puts it beside the baselines (trainBaseline's `local` and `centralised`).
+ * `studentDir`, and puts it beside the baselines (trainBaseline's). A pruned student's
+ * parameters are counted after shrinking, with the run's final masks.
  */
 export async function compare(c: SimulateConfig, sites: string[], teacher: string, finalWeights: string, studentDir: string, baselines: readonly BaselineResult[]): Promise<Comparison> {
   const pre: PreprocessInput = { size: c.image.size, channels: 1, window: c.image.window, normalize: c.image.normalize };
@@ -112,7 +154,7 @@ export async function compare(c: SimulateConfig, sites: string[], teacher: strin
   await saveModel(fed, studentDir);
   const federated: SiteAucs = {};
   for (const s of sites) federated[path.basename(s)] = evaluate(fed, (await loadSitePart(s, 'test', pre))!).auc;
-  const studentParams = countParams(fed).total;
+  const fedParams = await studentParams(fed, finalMasks(path.dirname(finalWeights)));
   fed.dispose();
   const of = (kind: BaselineKind): BaselineResult => {
     const b = baselines.find((x) => x.kind === kind);
@@ -120,12 +162,15 @@ export async function compare(c: SimulateConfig, sites: string[], teacher: strin
     return b;
   };
   const local = of('local');
+  const central = of('centralised');
+  const unpruned = baselines.find((x) => x.kind === 'centralised-unpruned');
   return {
     sites: sites.map((s) => path.basename(s)),
     federated,
     local: local.aucs,
-    centralised: of('centralised').aucs,
+    centralised: central.aucs,
+    ...(unpruned ? { centralisedUnpruned: unpruned.aucs } : {}),
     teacher: local.teacher ?? {},
-    params: { student: studentParams, teacher: local.teacherParams ?? 0 },
+    params: { federated: fedParams, local: local.params, centralised: central.params[0], ...(unpruned ? { centralisedUnpruned: unpruned.params[0] } : {}), teacher: local.teacherParams ?? 0 },
   };
 }

@@ -8,7 +8,7 @@ import { info } from '../../core/log.ts';
 import { unpackTensors } from '../../core/tensors.ts';
 import type { PreprocessInput } from '../../data/index.ts';
 import { buildModel, loadModel, saveModel, setNamedWeights } from '../../models/index.ts';
-import { parseMasks, pruneReport, pruneSettingsSchema, type PruneReport, type PruneSettings } from '../../prune/index.ts';
+import { parseMasks, pruneReport, pruneSettingsSchema, type PruneMasks, type PruneReport, type PruneSettings } from '../../prune/index.ts';
 import { exportOnnx } from '../../quantize/export/index.ts';
 import { evaluate } from '../../train/evaluate.ts';
 import { loadSitePart } from '../../train/site-data.ts';
@@ -26,6 +26,12 @@ export function coordinatorPruning(c: SimulateConfig): { pruning?: PruneSettings
   const late = atRounds.find((r) => r > c.federated.rounds);
   if (late !== undefined) throw new UserError(`pruning.atRounds: round ${late} is after the last round (${c.federated.rounds})`);
   return { pruning: pruneSettingsSchema.parse({ ...p, atRounds }) };
+}
+
+/** The masks of a pruning run's final student, from the coordinator's state folder; undefined when it did not prune. */
+export function finalMasks(stateDir: string): PruneMasks | undefined {
+  const file = path.join(stateDir, 'final-masks.json');
+  return existsSync(file) ? parseMasks(readFileSync(file, 'utf8')) : undefined;
 }
 
 /** What simulate reports about federated pruning. */
@@ -71,15 +77,15 @@ async function aucs(c: SimulateConfig, sites: string[], models: tf.LayersModel[]
  */
 export async function pruningSummary(c: SimulateConfig, sites: string[], stateDir: string, rounds: readonly RoundSummary[], studentDir: string): Promise<PruningSummary | undefined> {
   const { pruning: settings } = coordinatorPruning(c);
-  const masksFile = path.join(stateDir, 'final-masks.json');
-  if (!settings || !existsSync(masksFile)) return undefined;
+  const masks = finalMasks(stateDir);
+  if (!settings || !masks) return undefined;
   const beforeRound = Math.min(...settings.atRounds) - 1;
   const beforeSha = beforeRound > 0 ? rounds[beforeRound - 1].model : null;
   const beforeFile = beforeSha ? path.join(stateDir, 'checkpoints', `${beforeSha}.fkw`) : path.join(stateDir, '..', 'initial.fkw');
   const before = buildModel(c.student.arch, { inputSize: c.image.size, inputChannels: 1, numClasses: 2, widthMultiplier: c.student.width, seed: c.seed });
   setNamedWeights(before, unpackTensors(new Uint8Array(readFileSync(beforeFile))));
   const after = await loadModel(path.join(stateDir, 'final-pruned'));
-  const report = pruneReport(before, after, parseMasks(readFileSync(masksFile, 'utf8')), settings);
+  const report = pruneReport(before, after, masks, settings);
   const onnx = exportOnnx(after);
   report.extra.onnxBytes = { before: exportOnnx(before).length, after: onnx.length, unit: 'bytes, FP32 ONNX' };
   info('simulate: timing the student before and after pruning (FP32 ONNX, batch 1)');

@@ -30,20 +30,45 @@ export function roundSeries(series: Record<string, (number | null)[]>): Series[]
   }));
 }
 
-/** The report's headline figures and the issue's quality checks. */
+/** The comparison's columns in table order: label and per-site AUCs (the unpruned centralised one only when present). */
+function columns(c: Comparison): { key: string; label: string; aucs: SiteAucs }[] {
+  return [
+    { key: 'federated', label: 'federated', aucs: c.federated },
+    { key: 'local', label: 'site alone', aucs: c.local },
+    { key: 'centralised', label: 'centralised', aucs: c.centralised },
+    ...(c.centralisedUnpruned ? [{ key: 'centralisedUnpruned', label: 'centralised, unpruned', aucs: c.centralisedUnpruned }] : []),
+    { key: 'teacher', label: 'teacher', aucs: c.teacher },
+  ];
+}
+
+/** A parameter count, or the range of several (each site's student alone). */
+const paramsCell = (p: number | number[] | undefined): string => {
+  const xs = typeof p === 'number' ? [p] : (p ?? []);
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  return !xs.length ? 'n/a' : lo === hi ? String(lo) : `${lo}–${hi}`;
+};
+
+/**
+ * The report's headline figures and the issue's quality checks. When the federation prunes,
+ * the baselines are pruned on the same schedule, so the checks compare the same student; the
+ * gap to the unpruned centralised student is reported beside them as what pruning costs.
+ */
 export function summarize(c: Comparison): Record<string, unknown> {
   const col = (a: SiteAucs): number[] => c.sites.map((s) => a[s]);
+  const cols = columns(c);
   const fed = col(c.federated);
-  const central = col(c.centralised);
+  const gap = (a: SiteAucs): number => mean(col(a)) - mean(fed);
   return {
     sites: c.sites,
-    auc: { federated: c.federated, local: c.local, centralised: c.centralised, teacher: c.teacher },
-    mean: { federated: mean(fed), local: mean(col(c.local)), centralised: mean(central), teacher: mean(col(c.teacher)) },
-    spread: { federated: spread(fed), local: spread(col(c.local)), centralised: spread(central), teacher: spread(col(c.teacher)) },
+    auc: Object.fromEntries(cols.map((x) => [x.key, x.aucs])),
+    mean: Object.fromEntries(cols.map((x) => [x.key, mean(col(x.aucs))])),
+    spread: Object.fromEntries(cols.map((x) => [x.key, spread(col(x.aucs))])),
     params: c.params,
     checks: {
       federatedAtLeastLocalAtEverySite: c.sites.every((s) => c.federated[s] >= c.local[s]),
-      withinOfCentralised: { gap: mean(central) - mean(fed), target: TARGETS.withinCentralised, met: mean(central) - mean(fed) <= TARGETS.withinCentralised },
+      withinOfCentralised: { gap: gap(c.centralised), target: TARGETS.withinCentralised, met: gap(c.centralised) <= TARGETS.withinCentralised },
+      ...(c.centralisedUnpruned ? { gapToUnprunedCentralised: gap(c.centralisedUnpruned) } : {}),
       spread: { value: spread(fed), target: TARGETS.maxSpread, met: spread(fed) <= TARGETS.maxSpread },
     },
   };
@@ -52,12 +77,13 @@ export function summarize(c: Comparison): Record<string, unknown> {
 /** The summary table in Markdown: one row per site, then mean, spread and parameters. */
 export function summaryTable(c: Comparison): string {
   const col = (a: SiteAucs): number[] => c.sites.map((s) => a[s]);
-  const rows = ['| site | federated | site alone | centralised | teacher |', '| --- | --- | --- | --- | --- |'];
-  for (const s of c.sites) rows.push(`| ${s} | ${f4(c.federated[s])} | ${f4(c.local[s])} | ${f4(c.centralised[s])} | ${f4(c.teacher[s])} |`);
-  const all = [c.federated, c.local, c.centralised, c.teacher].map(col);
+  const cols = columns(c);
+  const rows = [`| site | ${cols.map((x) => x.label).join(' | ')} |`, `| --- |${' --- |'.repeat(cols.length)}`];
+  for (const s of c.sites) rows.push(`| ${s} | ${cols.map((x) => f4(x.aucs[s])).join(' | ')} |`);
+  const all = cols.map((x) => col(x.aucs));
   rows.push(`| **mean** | ${all.map((a) => f4(mean(a))).join(' | ')} |`);
   rows.push(`| spread (max − min) | ${all.map((a) => f4(spread(a))).join(' | ')} |`);
-  rows.push(`| parameters | ${c.params.student} | ${c.params.student} | ${c.params.student} | ${c.params.teacher} |`);
+  rows.push(`| parameters | ${cols.map((x) => paramsCell(c.params[x.key as keyof Comparison['params']])).join(' | ')} |`);
   return `${rows.join('\n')}\n`;
 }
 

@@ -47,9 +47,19 @@ export async function ensureFederation(c: SimulateConfig): Promise<string[]> {
   return manifest.sites.map((s) => path.join(dir, s.name));
 }
 
+/**
+ * Where the teacher for this config lives: keyed on the teacher and image settings, the seed and
+ * the sites' paths relative to the work folder, so a work folder moved or copied elsewhere
+ * keeps its teacher.
+ */
+export function teacherFile(c: SimulateConfig, sites: readonly string[]): string {
+  const rel = sites.map((s) => path.relative(c.work, s).split(path.sep).join('/'));
+  return path.join(c.work, `teacher-${configHash({ t: c.teacher, i: c.image, sites: rel, seed: c.seed }).slice(0, 10)}.onnx`);
+}
+
 /** The teacher ONNX file, trained on the pooled sites (`fedkd teacher train`) unless one for this config exists. */
 export async function ensureTeacher(c: SimulateConfig, sites: string[]): Promise<string> {
-  const file = path.join(c.work, `teacher-${configHash({ t: c.teacher, i: c.image, sites, seed: c.seed }).slice(0, 10)}.onnx`);
+  const file = teacherFile(c, sites);
   if (existsSync(file) && existsSync(`${file}.json`)) {
     info(`simulate: reusing the teacher ${file}`);
     return file;
@@ -67,7 +77,7 @@ export async function ensureTeacher(c: SimulateConfig, sites: string[]): Promise
 export function startBaseline(c: SimulateConfig, configFlags: string[], kind: BaselineKind): { result: Promise<BaselineResult>; kill(): void } {
   const file = path.join(c.work, `baseline-${kind}.json`);
   rmSync(file, { force: true });
-  const child = fedkdProcess(kind === 'local' ? 'site alone' : 'centralised', ['simulate', ...configFlags, '--baseline', kind, '--baseline-out', file]);
+  const child = fedkdProcess(kind === 'local' ? 'site alone' : kind.replace('-', ', '), ['simulate', ...configFlags, '--baseline', kind, '--baseline-out', file]);
   return { result: child.done.then(() => JSON.parse(readFileSync(file, 'utf8')) as BaselineResult), kill: child.kill };
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadSimulateConfig } from '../../cli/simulate/config.ts';
+import { teacherFile } from '../../cli/simulate/steps.ts';
 import { roundSeries, roundsCsv, summarize, summaryTable } from '../../cli/simulate/report.ts';
 import type { Comparison } from '../../cli/simulate/baselines.ts';
 import type { RoundSummary } from '../../coordinator/rounds.ts';
@@ -13,7 +14,7 @@ const comparison: Comparison = {
   local: { x: 0.7, y: 0.85 },
   centralised: { x: 0.81, y: 0.83 },
   teacher: { x: 0.9, y: 0.88 },
-  params: { student: 1000, teacher: 20000 },
+  params: { federated: 1000, local: [1000, 1000], centralised: 1000, teacher: 20000 },
 };
 
 describe('simulate report', () => {
@@ -30,6 +31,23 @@ describe('simulate report', () => {
     expect(table).toContain('| x | 0.8000 | 0.7000 | 0.8100 | 0.9000 |');
     expect(table).toContain('| **mean** | 0.8100 | 0.7750 | 0.8200 | 0.8900 |');
     expect(table).toContain('| parameters | 1000 | 1000 | 1000 | 20000 |');
+    expect(table.split('\n')[0]).toBe('| site | federated | site alone | centralised | teacher |');
+  });
+
+  it('a pruning run: the unpruned centralised column, its gap, and each column’s own parameters', () => {
+    const pruned: Comparison = {
+      ...comparison,
+      centralisedUnpruned: { x: 0.86, y: 0.9 },
+      params: { federated: 400, local: [380, 410], centralised: 400, centralisedUnpruned: 1000, teacher: 20000 },
+    };
+    const s = summarize(pruned) as { mean: Record<string, number>; checks: Record<string, unknown> };
+    expect(s.mean.centralisedUnpruned).toBeCloseTo(0.88, 12);
+    expect(s.checks.gapToUnprunedCentralised as number).toBeCloseTo(0.07, 12); // 0.88 − 0.81
+    expect((s.checks.withinOfCentralised as { gap: number }).gap).toBeCloseTo(0.01, 12); // still against the pruned one
+    const table = summaryTable(pruned);
+    expect(table.split('\n')[0]).toBe('| site | federated | site alone | centralised | centralised, unpruned | teacher |');
+    expect(table).toContain('| y | 0.8200 | 0.8500 | 0.8300 | 0.9000 | 0.8800 |');
+    expect(table).toContain('| parameters | 400 | 380–410 | 400 | 1000 | 20000 |');
   });
 
   it('rounds CSV: a row per site and round, then the mean', () => {
@@ -61,5 +79,24 @@ describe('simulate report', () => {
     expect(c.out).toBe(path.join(dir, 'reports', 'simulate'));
     writeFileSync(file, 'federated:\n  rounds: 0\n');
     expect(() => loadSimulateConfig(file, false)).toThrow(/federated\.rounds/);
+  });
+
+  it('the teacher’s cache file follows the work folder: a copied work folder keeps its teacher, another seed does not', () => {
+    const at = (work: string, seed = 1) => {
+      const dir = tempDir('simwork');
+      const file = path.join(dir, 'sim.yaml');
+      writeFileSync(file, `work: ${work}\nseed: ${seed}\n`);
+      const c = loadSimulateConfig(file, false);
+      return { c, sites: ['site-a', 'site-b'].map((s) => path.join(c.work, 'federation-x', s)) };
+    };
+    const a = at('/tmp/one');
+    const b = at('/tmp/two/deeper');
+    const fa = teacherFile(a.c, a.sites);
+    const fb = teacherFile(b.c, b.sites);
+    expect(path.dirname(fa)).toBe('/tmp/one');
+    expect(path.basename(fa)).toBe(path.basename(fb));
+    expect(path.basename(fa)).toMatch(/^teacher-[0-9a-f]{10}\.onnx$/);
+    const s2 = at('/tmp/one', 2);
+    expect(path.basename(teacherFile(s2.c, s2.sites))).not.toBe(path.basename(fa));
   });
 });

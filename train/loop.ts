@@ -55,6 +55,13 @@ export interface TrainLocalInput {
   masks?: WeightMask[];
   /** prune/'s MaskHook (createMaskHook): masks gradients before and weights after every step. The caller disposes it. */
   maskHook?: MaskHookLike;
+  /**
+   * Pruning during the run: called before each epoch; a mask hook it returns replaces the
+   * current one from that epoch on (the caller disposes both). Best-epoch choice and early
+   * stopping then count only the epochs after it, so the run returns a model under its last
+   * masks. Not resumable from a checkpoint (the masks are not in it).
+   */
+  pruneBeforeEpoch?: (epoch: number) => MaskHookLike | undefined;
   /** Called after each epoch's checkpoint is written. */
   onEpochEnd?: (r: EpochRecord) => void;
 }
@@ -125,6 +132,7 @@ export async function trainLocal(input: TrainLocalInput): Promise<TrainLocalResu
   const task = input.task ?? classificationTask({ numClasses, kd: cfg.kd });
   if (input.initialWeights) writeWeights(model, input.initialWeights);
   if (input.proximalMu && !input.initialWeights) throw new Error('FedProx needs initialWeights (the global model)');
+  if (input.pruneBeforeEpoch && cfg.checkpointDir) throw new Error('a run that prunes as it trains cannot checkpoint (its masks are not in the checkpoint)');
   const vars = trainableVariables(model);
   const ctx: StepContext = { model, task, vars, optimizer: new LocalOptimizer(vars, cfg.optimizer), masks: maskTensors(model, input.masks), maskHook: input.maskHook };
   if (input.proximalMu && input.initialWeights) ctx.proximal = { mu: input.proximalMu, anchor: anchorTensors(model, input.initialWeights) };
@@ -146,6 +154,13 @@ export async function trainLocal(input: TrainLocalInput): Promise<TrainLocalResu
       if (epoch - state.bestEpoch > patience) {
         stoppedEarly = true;
         break;
+      }
+      const pruned = input.pruneBeforeEpoch?.(epoch);
+      if (pruned) {
+        ctx.maskHook = pruned;
+        applyMasks(ctx);
+        state = { ...state, bestScore: -Infinity, bestEpoch: epoch - 1 };
+        best = undefined;
       }
       const t0 = Date.now();
       const { trainLoss, lr } = runEpoch(ctx, input, numClasses, epoch, state);

@@ -49,11 +49,11 @@ export function classCount(set: ImageSet): number {
 }
 
 /**
- * Channel pruning inside one classifier run, on the schedule a federated run follows: after
+ * Channel pruning inside one classifier run, on the schedule a federated run follows: before
  * each epoch in `atEpochs` the masks grow (federatedMasks: ratio·k/K of every channel group,
- * ranked on the model's own weights, pruned channels staying pruned), and the epochs after it
- * train under them. The same pruned student a federation with `settings` produces, trained on
- * one dataset, for a like-for-like baseline.
+ * ranked on the model's own weights, pruned channels staying pruned), and the rest of the run
+ * trains under them, on the same learning-rate schedule. The same pruned student a federation
+ * with `settings` produces, trained on one dataset: a like-for-like baseline.
  */
 export interface ClassifierPruning {
   settings: PruneSettings;
@@ -61,21 +61,11 @@ export interface ClassifierPruning {
 }
 
 /**
- * The training phases of a run of `epochs` cut at `atEpochs` (those inside the run, sorted,
- * once each): [start, end) epoch ranges, the last one ending at `epochs`.
- */
-export function pruningPhases(epochs: number, atEpochs: readonly number[]): { start: number; end: number }[] {
-  const cuts = [...new Set(atEpochs)].filter((e) => e > 0 && e < epochs).sort((a, b) => a - b);
-  return [0, ...cuts].map((start, i) => ({ start, end: cuts[i] ?? epochs }));
-}
-
-/**
  * Builds `recipe.arch` for the set's image size and channels and trains it with trainLocal,
  * on hard labels or, with `softLabels` (teacher logits per training row), by distillation.
  * A stratified validation part of the training set drives early stopping and best-epoch choice.
- * With `pruning`, the run is cut into phases at its epochs, each with its own cosine schedule
- * (warm restarts, as `fedkd prune` fine-tunes after each step); only the last, fully pruned
- * phase validates and chooses its best epoch. The masks come back with the model.
+ * With `pruning`, the best epoch is chosen among those after the last pruning step, and the
+ * masks come back with the model.
  */
 export async function trainClassifier(input: {
   train: ImageSet;
@@ -97,44 +87,42 @@ export async function trainClassifier(input: {
     soft = soft ? gatherRows(soft, soft.length / input.train.n, split.trainRows) : undefined;
   }
   const stepsPerEpoch = Math.ceil(train.n / r.batchSize);
-  const phases = input.pruning ? pruningPhases(r.epochs, input.pruning.atEpochs) : [{ start: 0, end: r.epochs }];
+  const p = input.pruning;
+  const cuts = p ? [...new Set(p.atEpochs)].filter((e) => e > 0 && e < r.epochs).sort((a, b) => a - b) : [];
   let masks: PruneMasks | undefined;
-  let hook: MaskHook | undefined;
-  let result: TrainLocalResult | undefined;
+  const hooks: MaskHook[] = [];
+  const pruneBeforeEpoch = (epoch: number): MaskHook | undefined => {
+    if (!p || !cuts.includes(epoch)) return undefined;
+    masks = federatedMasks(model, { ...p.settings, atRounds: cuts }, epoch, { previous: masks });
+    if (!masks) return undefined;
+    hooks.push(createMaskHook(model, masks));
+    return hooks[hooks.length - 1];
+  };
   try {
-    for (const [i, phase] of phases.entries()) {
-      if (i > 0 && input.pruning) {
-        const p = input.pruning;
-        masks = federatedMasks(model, { ...p.settings, atRounds: phases.slice(1).map((x) => x.start) }, phase.start, { previous: masks });
-        hook?.dispose();
-        hook = masks ? createMaskHook(model, masks) : undefined;
-      }
-      const last = i === phases.length - 1;
-      result = await trainLocal({
-        model,
-        train,
-        val: last ? val : undefined,
-        softLabels: soft,
-        maskHook: hook,
-        config: {
-          epochs: phase.end - phase.start,
-          batchSize: r.batchSize,
-          optimizer: r.optimizer,
-          schedule: { lr: r.lr, kind: 'cosine', warmupSteps: i === 0 ? r.warmupEpochs * stepsPerEpoch : 0, minLr: r.lr / 100 },
-          seed: r.seed + i,
-          augment: r.augment,
-          kd: r.kd,
-          earlyStopping: r.patience && last ? { patience: r.patience } : undefined,
-          checkpointDir: phases.length === 1 ? r.checkpointDir : undefined,
-          label: phases.length === 1 ? (r.label ?? r.arch) : `${r.label ?? r.arch}, ${i === 0 ? 'before pruning' : `pruning step ${i}`}`,
-        },
-        onEpochEnd: input.onEpochEnd,
-      });
-    }
+    const result = await trainLocal({
+      model,
+      train,
+      val,
+      softLabels: soft,
+      ...(cuts.length ? { pruneBeforeEpoch } : {}),
+      config: {
+        epochs: r.epochs,
+        batchSize: r.batchSize,
+        optimizer: r.optimizer,
+        schedule: { lr: r.lr, kind: 'cosine', warmupSteps: r.warmupEpochs * stepsPerEpoch, minLr: r.lr / 100 },
+        seed: r.seed,
+        augment: r.augment,
+        kd: r.kd,
+        earlyStopping: r.patience ? { patience: r.patience } : undefined,
+        checkpointDir: cuts.length ? undefined : r.checkpointDir,
+        label: r.label ?? r.arch,
+      },
+      onEpochEnd: input.onEpochEnd,
+    });
+    return { model, result, ...(masks ? { masks } : {}) };
   } finally {
-    hook?.dispose();
+    hooks.forEach((h) => h.dispose());
   }
-  return { model, result: result!, ...(masks ? { masks } : {}) };
 }
 
 /** Rows `rows` of an N × k row-major array. */

@@ -7,22 +7,13 @@ import { loadSimulateConfig } from '../../cli/simulate/config.ts';
 import { initBackend } from '../../engine/backend.ts';
 import { countParams } from '../../models/index.ts';
 import { analyzeChannels, maskCounts, pruneSettingsSchema, shrinkModel } from '../../prune/index.ts';
-import { pruningPhases, trainClassifier } from '../../train/recipes.ts';
+import { trainClassifier } from '../../train/recipes.ts';
 import { tempDir } from '../federation/fixtures.ts';
 import { blobSet } from './fixtures.ts';
 
 describe('a classifier run pruned on a federation’s schedule (the like-for-like baselines)', () => {
   beforeAll(async () => {
     await initBackend('cpu');
-  });
-
-  it('phases: cut at the pruning epochs inside the run, sorted, once each', () => {
-    expect(pruningPhases(60, [30, 20, 20, 0, 60, 70])).toEqual([
-      { start: 0, end: 20 },
-      { start: 20, end: 30 },
-      { start: 30, end: 60 },
-    ]);
-    expect(pruningPhases(5, [])).toEqual([{ start: 0, end: 5 }]);
   });
 
   it('simulate maps pruning after round r of R to after epoch round(r·epochs/R)', () => {
@@ -54,8 +45,9 @@ describe('a classifier run pruned on a federation’s schedule (the like-for-lik
     const { kept, total } = maskCounts(masks!);
     expect(kept / total).toBeGreaterThan(0.45);
     expect(kept / total).toBeLessThan(0.6);
-    // only the last phase validates: its epochs are the history the run reports
-    expect(result.metrics.epochs).toBe(2);
+    // one run of four epochs; the best epoch is chosen after the last pruning step (before epoch 2)
+    expect(result.metrics.epochs).toBe(4);
+    expect(result.metrics.bestEpoch).toBeGreaterThanOrEqual(2);
     const x = blobSet(4, 16, 9);
     const tfx = (await import('@tensorflow/tfjs')).tensor4d(x.x, [4, 16, 16, 1]);
     const small = await shrinkModel(model, masks!);

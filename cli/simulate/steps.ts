@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashToken } from '../../coordinator/auth.ts';
 import type { RoundSummary } from '../../coordinator/rounds.ts';
+import { killWithParent } from '../../core/children.ts';
 import { UserError } from '../../core/errors.ts';
 import { configHash } from '../../core/files.ts';
 import { info } from '../../core/log.ts';
@@ -17,9 +18,9 @@ import { coordinatorPruning } from './pruning.ts';
 
 const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'fedkd.js');
 
-/** A `fedkd` child process; its stderr is passed through with a prefix, its stdout kept. */
+/** A `fedkd` child process, stopped with this one (core/children.ts); its stderr is passed through with a prefix, its stdout kept. */
 export function fedkdProcess(label: string, args: string[], env: NodeJS.ProcessEnv = {}): { done: Promise<string>; kill(): void } {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, FEDKD_PROGRESS: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = killWithParent(spawn(process.execPath, [BIN, ...args], { env: { ...process.env, FEDKD_PROGRESS: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   let tail = '';
   child.stdout.on('data', (d) => (out += d));

@@ -67,9 +67,9 @@ function recipe(c: SimulateConfig, label: string) {
 export const BASELINE_KINDS = ['local', 'centralised', 'centralised-unpruned'] as const;
 export type BaselineKind = (typeof BASELINE_KINDS)[number];
 
-/** The baselines a run trains: the unpruned centralised one only when the federation prunes. */
+/** The baselines a run trains: the unpruned centralised one only when the federation prunes and `baselines.unpruned` asks for it. */
 export function baselineKinds(c: SimulateConfig): BaselineKind[] {
-  return coordinatorPruning(c).pruning ? [...BASELINE_KINDS] : ['local', 'centralised'];
+  return coordinatorPruning(c).pruning && c.baselines.unpruned ? [...BASELINE_KINDS] : ['local', 'centralised'];
 }
 
 /**

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { baselinePruning } from '../../cli/simulate/baselines.ts';
+import { baselineKinds, baselinePruning } from '../../cli/simulate/baselines.ts';
 import { loadSimulateConfig } from '../../cli/simulate/config.ts';
 import { initBackend } from '../../engine/backend.ts';
 import { countParams } from '../../models/index.ts';
@@ -24,6 +24,15 @@ describe('a classifier run pruned on a federation’s schedule (the like-for-lik
     expect(baselinePruning(loadSimulateConfig(f, true))!.atEpochs).toEqual([6]); // quick: round 4 of 5 → 5.6
     writeFileSync(f, 'pruning: false\n');
     expect(baselinePruning(loadSimulateConfig(f, true))).toBeUndefined();
+  });
+
+  it('the unpruned centralised baseline only when asked for and the run prunes', () => {
+    expect(baselineKinds(loadSimulateConfig(undefined, false))).toEqual(['local', 'centralised']);
+    const f = path.join(tempDir('sim-bk'), 'sim.yaml');
+    writeFileSync(f, 'baselines: { unpruned: true }\n');
+    expect(baselineKinds(loadSimulateConfig(f, false))).toEqual(['local', 'centralised', 'centralised-unpruned']);
+    writeFileSync(f, 'baselines: { unpruned: true }\npruning: false\n');
+    expect(baselineKinds(loadSimulateConfig(f, false))).toEqual(['local', 'centralised']);
   });
 
   it('ends at the ratio, with pruned channels at zero: the trained model equals its shrunk version', async () => {

@@ -33,6 +33,19 @@ export function aucMannWhitney(scores: ArrayLike<number>, positive: ArrayLike<bo
 }
 
 /**
+ * Standard error of an AUC estimated on nPos positives and nNeg negatives (Hanley & McNeil
+ * 1982, eq. 2): SE² = (A(1−A) + (n₊−1)(Q₁−A²) + (n₋−1)(Q₂−A²)) / (n₊n₋), with Q₁ = A/(2−A)
+ * and Q₂ = 2A²/(1+A). NaN when a class is absent.
+ */
+export function aucStandardError(auc: number, nPos: number, nNeg: number): number {
+  if (nPos <= 0 || nNeg <= 0) return NaN;
+  const q1 = auc / (2 - auc);
+  const q2 = (2 * auc * auc) / (1 + auc);
+  const v = (auc * (1 - auc) + (nPos - 1) * (q1 - auc * auc) + (nNeg - 1) * (q2 - auc * auc)) / (nPos * nNeg);
+  return Math.sqrt(Math.max(0, v));
+}
+
+/**
  * AUC of a classifier from its class probabilities `probs` (N × K, row-major): for two classes
  * the AUC of class 1; for more, the macro average of one-vs-rest AUCs over classes present.
  */

@@ -33,6 +33,8 @@ export interface Comparison {
   /** When the federation prunes: the unpruned student on the pooled data, what pruning costs. */
   centralisedUnpruned?: SiteAucs;
   teacher: SiteAucs;
+  /** Positives and negatives in each site's test split (for the AUCs' standard errors). */
+  testCounts?: Record<string, { pos: number; neg: number }>;
   /** Parameters of each column's model (pruned students counted after shrinking; `local` lists each site's). */
   params: { federated: number; local: number[]; centralised: number; centralisedUnpruned?: number; teacher: number };
 }
@@ -153,7 +155,13 @@ export async function compare(c: SimulateConfig, sites: string[], teacher: strin
   setNamedWeights(fed, unpackTensors(new Uint8Array(readFileSync(finalWeights))));
   await saveModel(fed, studentDir);
   const federated: SiteAucs = {};
-  for (const s of sites) federated[path.basename(s)] = evaluate(fed, (await loadSitePart(s, 'test', pre))!).auc;
+  const testCounts: Record<string, { pos: number; neg: number }> = {};
+  for (const s of sites) {
+    const test = (await loadSitePart(s, 'test', pre))!;
+    federated[path.basename(s)] = evaluate(fed, test).auc;
+    const pos = test.labels.reduce((n, l) => n + (l === 1 ? 1 : 0), 0);
+    testCounts[path.basename(s)] = { pos, neg: test.n - pos };
+  }
   const fedParams = await studentParams(fed, finalMasks(path.dirname(finalWeights)));
   fed.dispose();
   const of = (kind: BaselineKind): BaselineResult => {
@@ -167,6 +175,7 @@ export async function compare(c: SimulateConfig, sites: string[], teacher: strin
   return {
     sites: sites.map((s) => path.basename(s)),
     federated,
+    testCounts,
     local: local.aucs,
     centralised: central.aucs,
     ...(unpruned ? { centralisedUnpruned: unpruned.aucs } : {}),

@@ -2,6 +2,8 @@ import path from 'node:path';
 import type { RoundSummary } from '../../coordinator/rounds.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import { lineChartSvg, writeLineChartPng, type LineChart, type Series } from '../report/plot.ts';
+import { Rng } from '../../core/rng.ts';
+import { aucStandardError } from '../../train/metrics.ts';
 import type { Comparison, SiteAucs } from './baselines.ts';
 
 /** Quality targets of the issue, checked in the summary. */
@@ -28,6 +30,37 @@ export function roundSeries(series: Record<string, (number | null)[]>): Series[]
     name,
     points: values.flatMap((v, i): [number, number][] => (v === null || !Number.isFinite(v) ? [] : [[i + 1, v]])),
   }));
+}
+
+/**
+ * How large a spread sampling noise alone makes: the max − min of one draw from N(0, se²) per
+ * site (seeded Monte Carlo), i.e. the spread measured for sites whose true AUCs are equal,
+ * given each site's AUC standard error. Its mean, and how often it exceeds `target`.
+ */
+export function spreadFromNoise(standardErrors: readonly number[], target: number, draws = 20000, seed = 1): { mean: number; pAbove: number } {
+  const rng = new Rng(seed);
+  let sum = 0;
+  let above = 0;
+  for (let d = 0; d < draws; d++) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const se of standardErrors) {
+      const v = se * rng.normal();
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    sum += hi - lo;
+    if (hi - lo > target) above++;
+  }
+  return { mean: sum / draws, pAbove: above / draws };
+}
+
+/** Each site's federated AUC standard error (Hanley & McNeil) and the spread noise alone gives, when the test counts are known. */
+function uncertainty(c: Comparison): { standardErrors: Record<string, number>; spreadFromNoise: { mean: number; pAbove: number } } | undefined {
+  const counts = c.testCounts;
+  if (!counts) return undefined;
+  const se = Object.fromEntries(c.sites.map((s) => [s, aucStandardError(c.federated[s], counts[s].pos, counts[s].neg)]));
+  return { standardErrors: se, spreadFromNoise: spreadFromNoise(Object.values(se), TARGETS.maxSpread) };
 }
 
 /** The comparison's columns in table order: label and per-site AUCs (the unpruned centralised one only when present). */
@@ -71,6 +104,7 @@ export function summarize(c: Comparison): Record<string, unknown> {
       ...(c.centralisedUnpruned ? { gapToUnprunedCentralised: gap(c.centralisedUnpruned) } : {}),
       spread: { value: spread(fed), target: TARGETS.maxSpread, met: spread(fed) <= TARGETS.maxSpread },
     },
+    ...(uncertainty(c) ? { uncertainty: uncertainty(c) } : {}),
   };
 }
 
@@ -84,7 +118,12 @@ export function summaryTable(c: Comparison): string {
   rows.push(`| **mean** | ${all.map((a) => f4(mean(a))).join(' | ')} |`);
   rows.push(`| spread (max − min) | ${all.map((a) => f4(spread(a))).join(' | ')} |`);
   rows.push(`| parameters | ${cols.map((x) => paramsCell(c.params[x.key as keyof Comparison['params']])).join(' | ')} |`);
-  return `${rows.join('\n')}\n`;
+  const u = uncertainty(c);
+  const noise = u
+    ? `\nSampling noise of the federated AUCs (Hanley & McNeil standard errors): ${c.sites.map((s) => `${s} ${f4(u.standardErrors[s])}`).join(', ')}. ` +
+      `Sites with equal true AUCs would show a spread of ${f4(u.spreadFromNoise.mean)} on average, over ${TARGETS.maxSpread} in ${(100 * u.spreadFromNoise.pAbove).toFixed(0)}% of evaluations.\n`
+    : '';
+  return `${rows.join('\n')}\n${noise}`;
 }
 
 /** Writes the report folder: rounds (JSON, CSV), plots (auc.png, loss.png, and plots.html with the same charts), summary (JSON, Markdown). */

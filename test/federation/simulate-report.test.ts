@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadSimulateConfig } from '../../cli/simulate/config.ts';
 import { teacherFile } from '../../cli/simulate/steps.ts';
-import { roundSeries, roundsCsv, summarize, summaryTable } from '../../cli/simulate/report.ts';
+import { roundSeries, roundsCsv, spreadFromNoise, summarize, summaryTable } from '../../cli/simulate/report.ts';
 import type { Comparison } from '../../cli/simulate/baselines.ts';
 import type { RoundSummary } from '../../coordinator/rounds.ts';
 import { writeFileSync } from 'node:fs';
@@ -98,5 +98,18 @@ describe('simulate report', () => {
     expect(path.basename(fa)).toMatch(/^teacher-[0-9a-f]{10}\.onnx$/);
     const s2 = at('/tmp/one', 2);
     expect(path.basename(teacherFile(s2.c, s2.sites))).not.toBe(path.basename(fa));
+  });
+  it('sampling noise: standard errors per site and the spread noise alone makes', () => {
+    // two sites with σ = 0.01: |X1 − X2| is half-normal with scale σ√2, mean 2σ/√π = 0.011284,
+    // and P(|X1 − X2| > 0.03) = 2(1 − Φ(0.03/(0.01·√2))) = 0.03389
+    const n = spreadFromNoise([0.01, 0.01], 0.03);
+    expect(n.mean).toBeCloseTo(0.011284, 3);
+    expect(Math.abs(n.pAbove - 0.03389)).toBeLessThan(0.005);
+    expect(spreadFromNoise([0, 0, 0], 0.03)).toEqual({ mean: 0, pAbove: 0 });
+    const withCounts: Comparison = { ...comparison, testCounts: { x: { pos: 60, neg: 40 }, y: { pos: 60, neg: 40 } } };
+    const u = (summarize(withCounts) as { uncertainty: { standardErrors: Record<string, number> } }).uncertainty;
+    expect(u.standardErrors.x).toBeCloseTo(0.0433333, 6); // Hanley & McNeil at 0.8, by hand (metrics test)
+    expect(summaryTable(withCounts)).toContain('(Hanley & McNeil standard errors): x 0.0433, y 0.0412.');
+    expect(summaryTable(comparison)).not.toContain('Sampling noise');
   });
 });

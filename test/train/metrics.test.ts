@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accuracy, aucMannWhitney, classifierAuc, dice, meanDice } from '../../train/metrics.ts';
+import { accuracy, aucMannWhitney, aucStandardError, classifierAuc, dice, meanDice } from '../../train/metrics.ts';
 
 /** Brute-force AUC: the fraction of (positive, negative) pairs ordered right, ties ½. */
 function pairAuc(s: number[], y: number[]): number {
@@ -57,5 +57,14 @@ describe('dice', () => {
   it('averages per image after thresholding', () => {
     // image 1: pred [0.9, 0.2] → [1, 0] vs [1, 0] → 1; image 2: [0.6, 0.7] → [1, 1] vs [0, 1] → 2/3
     expect(meanDice([0.9, 0.2, 0.6, 0.7], [1, 0, 0, 1], 2)).toBeCloseTo((1 + 2 / 3) / 2, 12);
+  });
+  it('AUC standard error: Hanley & McNeil eq. 2, by hand', () => {
+    // A = 0.9, 50/50: Q1 = 0.9/1.1, Q2 = 1.62/1.9; SE² = (0.09 + 49(Q1 − 0.81) + 49(Q2 − 0.81))/2500
+    expect(aucStandardError(0.9, 50, 50)).toBeCloseTo(0.0321239, 6);
+    // A = 0.5: Q1 = Q2 = 1/3; SE² = (0.25 + 98/12)/2500
+    expect(aucStandardError(0.5, 50, 50)).toBeCloseTo(0.0580230, 6);
+    // A = 0.8, 60 positives, 40 negatives: SE² = (0.16 + 59·(2/3 − 0.64) + 39·(1.28/1.8 − 0.64))/2400
+    expect(aucStandardError(0.8, 60, 40)).toBeCloseTo(0.0433333, 6);
+    expect(aucStandardError(0.8, 0, 40)).toBeNaN();
   });
 });

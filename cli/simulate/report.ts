@@ -92,6 +92,7 @@ export function summarize(c: Comparison): Record<string, unknown> {
   const cols = columns(c);
   const fed = col(c.federated);
   const gap = (a: SiteAucs): number => mean(col(a)) - mean(fed);
+  const u = uncertainty(c);
   return {
     sites: c.sites,
     auc: Object.fromEntries(cols.map((x) => [x.key, x.aucs])),
@@ -104,7 +105,7 @@ export function summarize(c: Comparison): Record<string, unknown> {
       ...(c.centralisedUnpruned ? { gapToUnprunedCentralised: gap(c.centralisedUnpruned) } : {}),
       spread: { value: spread(fed), target: TARGETS.maxSpread, met: spread(fed) <= TARGETS.maxSpread },
     },
-    ...(uncertainty(c) ? { uncertainty: uncertainty(c) } : {}),
+    ...(u ? { uncertainty: u } : {}),
   };
 }
 

@@ -69,6 +69,9 @@ function recipe(c: SimulateConfig, label: string) {
 export const BASELINE_KINDS = ['local', 'centralised', 'centralised-unpruned'] as const;
 export type BaselineKind = (typeof BASELINE_KINDS)[number];
 
+/** What the report's column and the baseline's process log call each baseline. */
+export const BASELINE_LABELS: Record<BaselineKind, string> = { local: 'site alone', centralised: 'centralised', 'centralised-unpruned': 'centralised, unpruned' };
+
 /** The baselines a run trains: the unpruned centralised one only when the federation prunes and `baselines.unpruned` asks for it. */
 export function baselineKinds(c: SimulateConfig): BaselineKind[] {
   return coordinatorPruning(c).pruning && c.baselines.unpruned ? [...BASELINE_KINDS] : ['local', 'centralised'];
@@ -115,7 +118,7 @@ export async function trainBaseline(c: SimulateConfig, sites: string[], teacher:
   const perSite = (f: (s: SiteSets) => number): SiteAucs => Object.fromEntries(sets.map((s) => [s.name, f(s)]));
   const pruning = kind === 'centralised-unpruned' ? undefined : baselinePruning(c);
   if (kind !== 'local') {
-    info(`simulate: training the ${pruning ? 'pruned ' : kind === 'centralised-unpruned' ? 'unpruned ' : ''}centralised student on the pooled data`);
+    info(`simulate: training the ${pruning ? 'pruned ' : ''}${BASELINE_LABELS[kind]} student on the pooled data`);
     const pooledSoft = new Float32Array(sets.reduce((n, s) => n + s.soft.length, 0));
     sets.reduce((off, s) => (pooledSoft.set(s.soft, off), off + s.soft.length), 0);
     const central = await trainClassifier({ train: pool(sets.map((s) => s.train)), softLabels: pooledSoft, recipe: recipe(c, kind), pruning });

@@ -4,7 +4,7 @@ import { writeFileAtomic } from '../../core/files.ts';
 import { lineChartSvg, writeLineChartPng, type LineChart, type Series } from '../report/plot.ts';
 import { Rng } from '../../core/rng.ts';
 import { aucStandardError } from '../../train/metrics.ts';
-import type { Comparison, SiteAucs } from './baselines.ts';
+import { BASELINE_LABELS, type Comparison, type SiteAucs } from './baselines.ts';
 
 /** Quality targets of the issue, checked in the summary. */
 export const TARGETS = { withinCentralised: 0.02, maxSpread: 0.03 };
@@ -67,9 +67,9 @@ function uncertainty(c: Comparison): { standardErrors: Record<string, number>; s
 function columns(c: Comparison): { key: string; label: string; aucs: SiteAucs }[] {
   return [
     { key: 'federated', label: 'federated', aucs: c.federated },
-    { key: 'local', label: 'site alone', aucs: c.local },
-    { key: 'centralised', label: 'centralised', aucs: c.centralised },
-    ...(c.centralisedUnpruned ? [{ key: 'centralisedUnpruned', label: 'centralised, unpruned', aucs: c.centralisedUnpruned }] : []),
+    { key: 'local', label: BASELINE_LABELS.local, aucs: c.local },
+    { key: 'centralised', label: BASELINE_LABELS.centralised, aucs: c.centralised },
+    ...(c.centralisedUnpruned ? [{ key: 'centralisedUnpruned', label: BASELINE_LABELS['centralised-unpruned'], aucs: c.centralisedUnpruned }] : []),
     { key: 'teacher', label: 'teacher', aucs: c.teacher },
   ];
 }

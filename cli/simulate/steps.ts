@@ -12,7 +12,7 @@ import { info } from '../../core/log.ts';
 import { packTensors } from '../../core/tensors.ts';
 import { synthesizeFederation } from '../../data/synth/federation.ts';
 import { buildModel, getNamedWeights } from '../../models/index.ts';
-import type { BaselineKind, BaselineResult } from './baselines.ts';
+import { BASELINE_LABELS, type BaselineKind, type BaselineResult } from './baselines.ts';
 import type { SimulateConfig } from './config.ts';
 import { coordinatorPruning } from './pruning.ts';
 
@@ -78,7 +78,7 @@ export async function ensureTeacher(c: SimulateConfig, sites: string[]): Promise
 export function startBaseline(c: SimulateConfig, configFlags: string[], kind: BaselineKind): { result: Promise<BaselineResult>; kill(): void } {
   const file = path.join(c.work, `baseline-${kind}.json`);
   rmSync(file, { force: true });
-  const child = fedkdProcess(kind === 'local' ? 'site alone' : kind.replace('-', ', '), ['simulate', ...configFlags, '--baseline', kind, '--baseline-out', file]);
+  const child = fedkdProcess(BASELINE_LABELS[kind], ['simulate', ...configFlags, '--baseline', kind, '--baseline-out', file]);
   return { result: child.done.then(() => JSON.parse(readFileSync(file, 'utf8')) as BaselineResult), kill: child.kill };
 }
 

@@ -93,10 +93,11 @@ export async function trainClassifier(input: {
   const hooks: MaskHook[] = [];
   const pruneBeforeEpoch = (epoch: number): MaskHook | undefined => {
     if (!p || !cuts.includes(epoch)) return undefined;
-    masks = federatedMasks(model, { ...p.settings, atRounds: cuts }, epoch, { previous: masks });
-    if (!masks) return undefined;
-    hooks.push(createMaskHook(model, masks));
-    return hooks[hooks.length - 1];
+    // federatedMasks' schedule with epochs for rounds: every cut is a pruning step
+    masks = federatedMasks(model, { ...p.settings, atRounds: cuts }, epoch, { previous: masks })!;
+    const hook = createMaskHook(model, masks);
+    hooks.push(hook);
+    return hook;
   };
   try {
     const result = await trainLocal({
@@ -114,7 +115,7 @@ export async function trainClassifier(input: {
         augment: r.augment,
         kd: r.kd,
         earlyStopping: r.patience ? { patience: r.patience } : undefined,
-        checkpointDir: cuts.length ? undefined : r.checkpointDir,
+        checkpointDir: r.checkpointDir,
         label: r.label ?? r.arch,
       },
       onEpochEnd: input.onEpochEnd,

@@ -29,13 +29,13 @@ afterAll(async () => {
 });
 
 /** A POST to /v1/predict over node:http, so the test controls the headers and how the body is sent. */
-function rawPost(headers: http.OutgoingHttpHeaders, send: (req: http.ClientRequest) => void): Promise<{ status: number; body: string }> {
+function rawPost(headers: http.OutgoingHttpHeaders, send: (req: http.ClientRequest) => void): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   const url = new URL(srv.url);
   return new Promise((resolve, reject) => {
     const req = http.request({ host: url.hostname, port: url.port, path: '/v1/predict', method: 'POST', headers }, (res) => {
       let body = '';
       res.on('data', (c) => (body += String(c)));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
     });
     req.on('error', reject);
     send(req);
@@ -48,24 +48,16 @@ describe('fedkd serve under overload and with bad requests', () => {
     // are connected the last bytes go out in one turn, so the server reads the twelve bodies'
     // ends back to back however loaded the machine is (fetch's own pacing let a busy server
     // answer each request before the next one arrived).
-    const url = new URL(srv.url);
-    const started = Array.from({ length: 12 }, () => {
-      let finish!: () => void;
-      const reply = new Promise<{ status: number; retryAfter: string | undefined; body: { probabilities: number[]; error: string } }>((resolve, reject) => {
-        const req = http.request({ host: url.hostname, port: url.port, path: '/v1/predict', method: 'POST', headers: { 'content-length': PNG4.length } }, (res) => {
-          let body = '';
-          res.on('data', (c) => (body += String(c)));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, body: JSON.parse(body) }));
-        });
-        req.on('error', reject);
+    const finishes: (() => void)[] = [];
+    const pending = Array.from({ length: 12 }, () =>
+      rawPost({ 'content-length': PNG4.length }, (req) => {
         req.write(PNG4.subarray(0, PNG4.length - 1));
-        finish = () => req.end(PNG4.subarray(PNG4.length - 1));
-      });
-      return { reply, finish };
-    });
+        finishes.push(() => req.end(PNG4.subarray(PNG4.length - 1)));
+      }),
+    );
     await new Promise((r) => setTimeout(r, 300));
-    for (const s of started) s.finish();
-    const replies = await Promise.all(started.map((s) => s.reply));
+    for (const finish of finishes) finish();
+    const replies = (await Promise.all(pending)).map((r) => ({ status: r.status, retryAfter: r.headers['retry-after'], body: JSON.parse(r.body) as { probabilities: number[]; error: string } }));
     const ok = replies.filter((r) => r.status === 200);
     const refused = replies.filter((r) => r.status === 503);
     expect(ok.length + refused.length).toBe(12);

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { tempDir } from '../federation/fixtures.ts';
+import { tempDir, until } from '../federation/fixtures.ts';
 
 const CHILDREN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../core/children.ts');
 
@@ -15,15 +15,6 @@ const alive = (pid: number): boolean => {
     return false;
   }
 };
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return cond();
-}
 
 /**
  * A parent that starts two children which would run for a minute (one ignoring nothing, one
@@ -55,7 +46,8 @@ describe('children stop with their parent', () => {
     expect(kids.every(alive)).toBe(true);
     process.kill(p.pid, 'SIGTERM');
     expect(await p.exited).toBe(143);
-    expect(await until(() => !kids.some(alive), 5000)).toBe(true);
+    await until('the children to stop', () => !kids.some(alive), 5000);
+    expect(kids.some(alive)).toBe(false);
   }, 30_000);
 
   it('without it, the children outlive a killed parent (what the test above guards against)', async () => {

@@ -5,9 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { StateStore } from '../../coordinator/store.ts';
 import { packTensors } from '../../core/tensors.ts';
 import { ROOT } from '../helpers/cli.ts';
-import { INITIAL, SITES, tempDir, TOKENS } from './fixtures.ts';
+import { INITIAL, SITES, tempDir, TOKENS, until } from './fixtures.ts';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A `fedkd` child process with its output collected. */
 function fedkd(args: string[], env: NodeJS.ProcessEnv): { proc: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null> } {
@@ -18,14 +17,6 @@ function fedkd(args: string[], env: NodeJS.ProcessEnv): { proc: ChildProcess; ou
   proc.stderr!.on('data', (d) => (err += d));
   const exit = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   return { proc, out: () => out, err: () => err, exit };
-}
-
-async function until(what: string, test: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 describe('fedkd coordinator and fedkd client processes', () => {

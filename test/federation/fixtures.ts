@@ -8,6 +8,15 @@ import { hashToken } from '../../coordinator/auth.ts';
 import { parseCoordinatorConfig, type CoordinatorConfig } from '../../coordinator/config.ts';
 import type { ToySite } from '../../client/toy-trainer.ts';
 
+/** Polls `test` every 50 ms until it holds; throws naming `what` after `ms`. */
+export async function until(what: string, test: () => boolean, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** A fresh temp folder. */
 export function tempDir(label: string): string {
   return mkdtempSync(path.join(os.tmpdir(), `fedkd-${label}-`));

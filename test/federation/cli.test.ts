@@ -7,7 +7,6 @@ import { packTensors } from '../../core/tensors.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { INITIAL, SITES, tempDir, TOKENS, until } from './fixtures.ts';
 
-
 /** A `fedkd` child process with its output collected. */
 function fedkd(args: string[], env: NodeJS.ProcessEnv): { proc: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null> } {
   let out = '';

@@ -121,7 +121,7 @@ export async function trainBaseline(c: SimulateConfig, sites: string[], teacher:
     info(`simulate: training the ${pruning ? 'pruned ' : ''}${BASELINE_LABELS[kind]} student on the pooled data`);
     const pooledSoft = new Float32Array(sets.reduce((n, s) => n + s.soft.length, 0));
     sets.reduce((off, s) => (pooledSoft.set(s.soft, off), off + s.soft.length), 0);
-    const central = await trainClassifier({ train: pool(sets.map((s) => s.train)), softLabels: pooledSoft, recipe: recipe(c, kind), pruning });
+    const central = await trainClassifier({ train: pool(sets.map((s) => s.train)), softLabels: pooledSoft, recipe: recipe(c, BASELINE_LABELS[kind]), pruning });
     const aucs = perSite((s) => evaluate(central.model, s.test).auc);
     const params = [await studentParams(central.model, central.masks)];
     central.model.dispose();

@@ -42,7 +42,7 @@ export async function ensureFederation(c: SimulateConfig): Promise<string[]> {
   const dir = path.join(c.work, `federation-${configHash({ ...f, seed: c.seed }).slice(0, 10)}`);
   if (!existsSync(path.join(dir, 'federation.json'))) {
     info(`simulate: synthesising ${f.sites} sites in ${dir}`);
-    await synthesizeFederation({ out: dir, sites: f.sites, imagesPerSite: f.imagesPerSite, size: f.size, seed: c.seed, largeFactor: f.largeFactor, testFraction: f.testFraction, force: true });
+    await synthesizeFederation({ out: dir, sites: f.sites, imagesPerSite: f.imagesPerSite, size: f.size, seed: c.seed, largeFactor: f.largeFactor, testFraction: f.testFraction ?? 0, testImages: f.testImages, force: true });
   }
   const manifest = JSON.parse(readFileSync(path.join(dir, 'federation.json'), 'utf8')) as { sites: { name: string }[] };
   return manifest.sites.map((s) => path.join(dir, s.name));

@@ -26,6 +26,13 @@ export interface SynthOptions {
   largeFactor: number;
   /** Fraction of each site's images held out in `test/`, stratified by label. */
   testFraction: number;
+  /**
+   * Held-out images at every site, the same number everywhere, instead of `testFraction`: each
+   * site then holds its `imagesPerSite` (× `largeFactor` at site-a) training images plus these.
+   * A site's test AUC is only as precise as its test split is large (train/metrics.ts
+   * aucStandardError), and equal splits make the sites' AUCs equally precise.
+   */
+  testImages?: number;
   /** Replace an earlier federation in `out`. */
   force?: boolean;
   /** Called after each image is written. */
@@ -57,6 +64,8 @@ export interface FederationManifest {
   imagesPerSite: number;
   largeFactor: number;
   testFraction: number;
+  /** Present when every site holds this many test images (SynthOptions.testImages). */
+  testImages?: number;
   sites: SiteSummary[];
 }
 
@@ -65,20 +74,37 @@ export const DEFAULT_IMAGES_PER_SITE = 80;
 
 /**
  * Which images of a site carry a nodule and which are held out: round(prevalence·n) positives,
- * shuffled with the site's seed; the test split takes round(testFraction·count) of each label
- * (at least one of each when the site has two), so every site's test set has both classes.
+ * shuffled with the site's seed. With a fraction, the test split takes round(fraction·count) of
+ * each label (at least one of each when the site has two), so every site's test set has both
+ * classes. With `{ images }`, it takes exactly that many, round(images·positives/count) of them
+ * positive (at least one of each class, and at least one of each left for training).
  */
-export function planSite(seed: number, site: SiteProfile, count: number, testFraction: number): PlannedImage[] {
+export function planSite(seed: number, site: SiteProfile, count: number, test: number | { images: number }): PlannedImage[] {
   const rng = new Rng(seed).fork(`${site.name}/plan`);
   const positives = Math.round(site.prevalence * count);
   const labels: (0 | 1)[] = rng.shuffle(Array.from({ length: count }, (_, i) => (i < positives ? 1 : 0)));
-  const testOf = (n: number): number => (n >= 2 ? Math.max(1, Math.round(n * testFraction)) : 0);
-  const wanted = { 0: testOf(count - positives), 1: testOf(positives) };
+  const wanted = typeof test === 'number' ? testByFraction(count, positives, test) : testByCount(count, positives, test.images);
   return labels.map((label, index) => {
     const split = wanted[label] > 0 ? 'test' : 'train';
     if (split === 'test') wanted[label]--;
     return { index, label, split };
   });
+}
+
+function testByFraction(count: number, positives: number, fraction: number): Record<0 | 1, number> {
+  const testOf = (n: number): number => (n >= 2 ? Math.max(1, Math.round(n * fraction)) : 0);
+  return { 0: testOf(count - positives), 1: testOf(positives) };
+}
+
+function testByCount(count: number, positives: number, images: number): Record<0 | 1, number> {
+  const negatives = count - positives;
+  if (images < 2 || images > count - 2 || positives < 2 || negatives < 2) {
+    throw new UserError(`a test split of ${images} images needs at least 2 of them, and 2 images of each class left for training (the site has ${positives} with a nodule and ${negatives} without)`);
+  }
+  const pos = Math.min(positives - 1, Math.max(1, Math.round((images * positives) / count)));
+  const neg = images - pos;
+  if (neg > negatives - 1) throw new UserError(`a test split of ${images} images leaves no image without a nodule for training`);
+  return { 0: neg, 1: pos };
 }
 
 async function maskPng(mask: Uint8Array, size: number): Promise<Buffer> {
@@ -97,7 +123,7 @@ async function prepareOut(out: string, force: boolean): Promise<void> {
 
 /** Writes the images of one site and its two labels.csv files. */
 async function writeSite(opts: SynthOptions, site: SiteProfile, count: number): Promise<SiteSummary> {
-  const plan = planSite(opts.seed, site, count, opts.testFraction);
+  const plan = planSite(opts.seed, site, count, opts.testImages === undefined ? opts.testFraction : { images: opts.testImages });
   const rows: Record<'train' | 'test', string[]> = { train: [], test: [] };
   const matrix = siteMatrix(opts.size, site);
   for (const p of plan) {
@@ -119,9 +145,9 @@ async function writeSite(opts: SynthOptions, site: SiteProfile, count: number): 
   return { name: site.name, train: count1('train'), test: count1('test'), matrix, profile: site };
 }
 
-/** The number of images each site gets. */
-export function siteCounts(opts: Pick<SynthOptions, 'sites' | 'imagesPerSite' | 'largeFactor' | 'seed'>): number[] {
-  return siteProfiles(opts.sites, opts.seed, opts.largeFactor).map((s) => Math.round(opts.imagesPerSite * s.sizeFactor));
+/** The number of images each site gets, its test split included. */
+export function siteCounts(opts: Pick<SynthOptions, 'sites' | 'imagesPerSite' | 'largeFactor' | 'seed' | 'testImages'>): number[] {
+  return siteProfiles(opts.sites, opts.seed, opts.largeFactor).map((s) => Math.round(opts.imagesPerSite * s.sizeFactor) + (opts.testImages ?? 0));
 }
 
 /** Writes the whole federation and returns its manifest (also written as federation.json). */
@@ -139,6 +165,7 @@ export async function synthesizeFederation(opts: SynthOptions): Promise<Federati
     imagesPerSite: opts.imagesPerSite,
     largeFactor: opts.largeFactor,
     testFraction: opts.testFraction,
+    ...(opts.testImages === undefined ? {} : { testImages: opts.testImages }),
     sites,
   };
   await writeFileAtomic(path.join(opts.out, 'federation.json'), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -130,6 +130,21 @@ describe('site plans', () => {
     expect(planSite(5, site, 40, 0.25).map((p) => p.label)).not.toEqual(plan.map((p) => p.label));
   });
 
+  it('hold out exactly the asked number of test images, stratified, and leave both classes for training', () => {
+    const [, site] = siteProfiles(2, 4, 3); // site-b, prevalence 0.25
+    const plan = planSite(4, site, 1160, { images: 1000 });
+    const positives = Math.round(0.25 * 1160); // 290
+    const test = plan.filter((p) => p.split === 'test');
+    expect(test.length).toBe(1000);
+    expect(test.filter((p) => p.label === 1).length).toBe(Math.round((1000 * 290) / 1160)); // 250
+    const train = plan.filter((p) => p.split === 'train');
+    expect(train.length).toBe(160);
+    expect(train.filter((p) => p.label === 1).length).toBe(positives - 250);
+    // the labels are drawn as with a fraction: only the split differs
+    expect(plan.map((p) => p.label)).toEqual(planSite(4, site, 1160, 0.5).map((p) => p.label));
+    expect(() => planSite(4, site, 20, { images: 19 })).toThrow(/needs at least 2 of them, and 2 images of each class left for training/);
+  });
+
   it('give different images for different seeds and the same bytes for the same one', () => {
     const [site] = siteProfiles(1, 0, 3);
     const a = synthesizeImage(1, site, 0, true, 48);

@@ -2,17 +2,20 @@
  * `fedkd synth`: writes a synthetic federation of hospitals. For each site, `SITE/train/` and
  * `SITE/test/` hold DICOM files, `masks/*.png` (0 or 255, written with sharp) and a
  * `labels.csv` (`file,label,mask`), as docs/CONTRACTS.md describes; `federation.json` at the
- * top lists the sites and their settings. The same options give byte-identical output.
+ * top lists the sites and their settings. The same options give byte-identical output, whether
+ * the images are written on this thread or, for larger federations, on worker threads
+ * (data/synth/synth-pool.ts).
  */
 import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
 import { UserError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import { Rng } from '../../core/rng.ts';
-import { siteMatrix, synthesizeImage } from './image.ts';
+import type { ImageJob } from './image-files.ts';
+import { siteMatrix } from './image.ts';
 import { type SiteProfile, siteProfiles } from './sites.ts';
+import { autoWorkers, writeImages } from './synth-pool.ts';
 
 /** Options of one synthetic federation. */
 export interface SynthOptions {
@@ -35,8 +38,15 @@ export interface SynthOptions {
   testImages?: number;
   /** Replace an earlier federation in `out`. */
   force?: boolean;
-  /** Called after each image is written. */
+  /** Called after each image is written, once per image, on the calling thread. */
   onImage?: (site: string) => void;
+  /**
+   * Threads that synthesise and write the images (data/synth/synth-pool.ts): 1 writes them
+   * on the calling thread, in order. Default: one per core, but only for federations large
+   * enough to repay starting the workers (below IMAGES_PER_WORKER·2 images, 1). The files do
+   * not depend on it.
+   */
+  workers?: number;
 }
 
 /** One image's place in the federation. */
@@ -107,11 +117,6 @@ function testByCount(count: number, positives: number, images: number): Record<0
   return { 0: neg, 1: pos };
 }
 
-async function maskPng(mask: Uint8Array, size: number): Promise<Buffer> {
-  const grey = Buffer.from(mask.map((v) => (v ? 255 : 0)));
-  return sharp(grey, { raw: { width: size, height: size, channels: 1 } }).toColourspace('b-w').png({ compressionLevel: 9 }).toBuffer();
-}
-
 async function prepareOut(out: string, force: boolean): Promise<void> {
   if (!existsSync(out)) return;
   const entries = await readdir(out);
@@ -121,28 +126,37 @@ async function prepareOut(out: string, force: boolean): Promise<void> {
   for (const e of entries) if (/^site-[a-z]+$/.test(e) || e === 'federation.json') await rm(path.join(out, e), { recursive: true, force: true });
 }
 
-/** Writes the images of one site and its two labels.csv files. */
-async function writeSite(opts: SynthOptions, site: SiteProfile, count: number): Promise<SiteSummary> {
+/** One site's plan, where its images go, and its labels.csv rows in plan order. */
+interface SitePlan {
+  summary: SiteSummary;
+  jobs: ImageJob[];
+  rows: Record<'train' | 'test', string[]>;
+}
+
+/** Plans one site: what each of its images is and where its files go. */
+function planSiteFiles(opts: SynthOptions, site: SiteProfile, count: number): SitePlan {
   const plan = planSite(opts.seed, site, count, opts.testImages === undefined ? opts.testFraction : { images: opts.testImages });
   const rows: Record<'train' | 'test', string[]> = { train: [], test: [] };
-  const matrix = siteMatrix(opts.size, site);
-  for (const p of plan) {
-    const img = synthesizeImage(opts.seed, site, p.index, p.label === 1, opts.size);
+  const jobs = plan.map((p): ImageJob => {
     const stem = `${site.name}-${String(p.index + 1).padStart(5, '0')}`;
     const dir = path.join(opts.out, site.name, p.split);
-    await writeFileAtomic(path.join(dir, `${stem}.dcm`), img.dicom);
-    await writeFileAtomic(path.join(dir, 'masks', `${stem}.png`), await maskPng(img.mask, matrix));
     rows[p.split].push(`${stem}.dcm,${p.label},masks/${stem}.png`);
-    opts.onImage?.(site.name);
-  }
-  for (const split of ['train', 'test'] as const) {
-    await writeFileAtomic(path.join(opts.out, site.name, split, 'labels.csv'), `file,label,mask\n${rows[split].join('\n')}\n`);
-  }
+    const files = { dicomFile: path.join(dir, `${stem}.dcm`), maskFile: path.join(dir, 'masks', `${stem}.png`) };
+    return { seed: opts.seed, size: opts.size, site, index: p.index, positive: p.label === 1, ...files };
+  });
   const count1 = (split: 'train' | 'test'): { images: number; positives: number } => {
     const ps = plan.filter((p) => p.split === split);
     return { images: ps.length, positives: ps.filter((p) => p.label === 1).length };
   };
-  return { name: site.name, train: count1('train'), test: count1('test'), matrix, profile: site };
+  const summary: SiteSummary = { name: site.name, train: count1('train'), test: count1('test'), matrix: siteMatrix(opts.size, site), profile: site };
+  return { summary, jobs, rows };
+}
+
+/** Writes a site's two labels.csv files. */
+async function writeLabels(out: string, site: SitePlan): Promise<void> {
+  for (const split of ['train', 'test'] as const) {
+    await writeFileAtomic(path.join(out, site.summary.name, split, 'labels.csv'), `file,label,mask\n${site.rows[split].join('\n')}\n`);
+  }
 }
 
 /** The number of images each site gets, its test split included. */
@@ -152,11 +166,15 @@ export function siteCounts(opts: Pick<SynthOptions, 'sites' | 'imagesPerSite' | 
 
 /** Writes the whole federation and returns its manifest (also written as federation.json). */
 export async function synthesizeFederation(opts: SynthOptions): Promise<FederationManifest> {
+  if (opts.workers !== undefined && (!Number.isInteger(opts.workers) || opts.workers < 1)) throw new UserError(`workers must be a positive integer, got ${opts.workers}`);
   await prepareOut(opts.out, opts.force ?? false);
   const profiles = siteProfiles(opts.sites, opts.seed, opts.largeFactor);
   const counts = siteCounts(opts);
-  const sites: SiteSummary[] = [];
-  for (let i = 0; i < profiles.length; i++) sites.push(await writeSite(opts, profiles[i], counts[i]));
+  const plans = profiles.map((p, i) => planSiteFiles(opts, p, counts[i]));
+  const jobs = plans.flatMap((p) => p.jobs);
+  await writeImages(jobs, opts.workers ?? autoWorkers(jobs.length), (job) => opts.onImage?.(job.site.name));
+  for (const p of plans) await writeLabels(opts.out, p);
+  const sites = plans.map((p) => p.summary);
   const manifest: FederationManifest = {
     generator: 'fedkd synth',
     version: 1,

@@ -1,12 +1,15 @@
 // Synthetic federation figures (issue 3 §4): how fast `fedkd synth` writes the default
 // federation, and how learnable it is: test AUC of the small reference CNN (cnn-s) trained
 // on all sites pooled, which the issue wants in [0.85, 0.97]. One JSON line per figure.
+// Generation is timed twice: on the main thread alone (workers: 1, 'generation-1-worker') and
+// with the default worker threads ('generation'); both write the same bytes.
 // FEDKD_BENCH_SYNTH_SEEDS=0,1,2 repeats the AUC figure for several federations.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadDataset, type Dataset } from '../data/index.ts';
-import { synthesizeFederation } from '../data/synth/federation.ts';
+import { synthesizeFederation, type FederationManifest } from '../data/synth/federation.ts';
+import { autoWorkers } from '../data/synth/synth-pool.ts';
 import { initBackend } from '../engine/backend.ts';
 import { evaluate } from '../train/evaluate.ts';
 import { aucMannWhitney } from '../train/metrics.ts';
@@ -40,17 +43,26 @@ function pool(sets: Dataset[]): { n: number; size: number; channels: number; x: 
   return { n, size: sets[0].size, channels: sets[0].channels, x, labels };
 }
 
+/** Writes the default federation into `out` with `workers` threads (undefined: the default) and emits its speed. */
+async function timeGeneration(out: string, seed: number, workers: number | undefined): Promise<FederationManifest> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const manifest = await synthesizeFederation({ ...DEFAULTS, out, seed, force: true, workers });
+  const wall = (performance.now() - t0) / 1000;
+  const used = process.cpuUsage(c0);
+  const cpu = (used.user + used.system) / 1e6;
+  const images = manifest.sites.reduce((a, s) => a + s.train.images + s.test.images, 0);
+  const threads = workers ?? autoWorkers(images);
+  const figure = workers === undefined ? 'generation' : `generation-${workers}-worker`;
+  emit(figure, images / wall, 'images/s', { seed, images, workers: threads, wallS: Number(wall.toFixed(2)), cpuS: Number(cpu.toFixed(2)), size: DEFAULTS.size });
+  return manifest;
+}
+
 async function benchSeed(seed: number): Promise<void> {
   const out = mkdtempSync(path.join(os.tmpdir(), 'fedkd-bench-synth-'));
   try {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    const manifest = await synthesizeFederation({ ...DEFAULTS, out, seed, force: true });
-    const wall = (performance.now() - t0) / 1000;
-    const used = process.cpuUsage(c0);
-    const cpu = (used.user + used.system) / 1e6;
-    const images = manifest.sites.reduce((a, s) => a + s.train.images + s.test.images, 0);
-    emit('generation', images / wall, 'images/s', { seed, images, wallS: Number(wall.toFixed(2)), cpuS: Number(cpu.toFixed(2)), size: DEFAULTS.size });
+    await timeGeneration(out, seed, 1);
+    const manifest = await timeGeneration(out, seed, undefined);
     const pre = { size: INPUT, normalize: 'zscore' as const };
     const trains: Dataset[] = [];
     const tests: Dataset[] = [];

@@ -10,9 +10,9 @@ import { imageWriteError, type ImageJob, writeImageFiles } from './image-files.t
 import type { SynthJob, SynthReply } from './synth-worker.ts';
 
 /**
- * Images each worker should have to write before another worker is worth starting: a worker
- * takes a few hundred milliseconds to start (tsx, the synth modules, sharp), about what it
- * saves on 100–200 images at ~10 ms each.
+ * Images each worker should have to write before another worker is worth starting: starting
+ * the workers (tsx, the synth modules, sharp) cost about 0.6 s on a busy 2-core machine, about
+ * what a second thread saves on 100–200 images at ~10 ms each.
  */
 export const IMAGES_PER_WORKER = 200;
 

@@ -1,9 +1,10 @@
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256 } from '../../core/files.ts';
+import { fileTree } from '../helpers/tree.ts';
 import { siteCounts, synthesizeFederation, type SynthOptions } from '../../data/synth/federation.ts';
 import type { ImageJob } from '../../data/synth/image-files.ts';
 import { synthesizeImage } from '../../data/synth/image.ts';
@@ -16,20 +17,6 @@ const BASE: Omit<SynthOptions, 'out'> = { sites: 3, imagesPerSite: 8, size: 32, 
 const IMAGES = siteCounts(BASE).reduce((a, b) => a + b, 0);
 /** A file where the error tests want a folder. */
 const blocker = path.join(root, 'blocker');
-
-/** Every file under `dir` with its sha256, relative paths sorted. */
-function tree(dir: string): [string, string][] {
-  const out: [string, string][] = [];
-  const walk = (d: string): void => {
-    for (const f of readdirSync(d).sort()) {
-      const p = path.join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.push([path.relative(dir, p), sha256(readFileSync(p))]);
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 /** Writes BASE with `workers` threads, counting onImage calls per site. */
 async function write(name: string, workers: number): Promise<Record<string, number>> {
@@ -47,8 +34,8 @@ afterAll(() => cleanup(root));
 
 describe('synthesizeFederation on worker threads', () => {
   it('writes byte for byte what the sequential writer writes', () => {
-    const seq = tree(path.join(root, 'seq'));
-    const par = tree(path.join(root, 'par'));
+    const seq = fileTree(path.join(root, 'seq'));
+    const par = fileTree(path.join(root, 'par'));
     // 2 files per image, plus train/test labels.csv per site and federation.json
     expect(seq.length).toBe(IMAGES * 2 + 3 * 2 + 1);
     expect(par).toEqual(seq);

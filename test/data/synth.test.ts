@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '../../core/files.ts';
+import { fileTree } from '../helpers/tree.ts';
 import { decodeImageFile } from '../../data/decode.ts';
 import { TransferSyntax } from '../../data/synth/dicom-writer.ts';
 import { synthesizeFederation, type FederationManifest } from '../../data/synth/federation.ts';
@@ -20,20 +21,6 @@ const root = tempDir('synth');
 const outA = path.join(root, 'a');
 const outB = path.join(root, 'b');
 let manifest: FederationManifest;
-
-/** Every file under `dir` with its sha256, relative paths sorted. */
-function tree(dir: string): [string, string][] {
-  const out: [string, string][] = [];
-  const walk = (d: string): void => {
-    for (const f of readdirSync(d).sort()) {
-      const p = path.join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.push([path.relative(dir, p), sha256(readFileSync(p))]);
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 interface Row {
   site: string;
@@ -76,9 +63,9 @@ afterAll(() => cleanup(root));
 
 describe('fedkd synth', () => {
   it('gives byte-identical folders for the same seed (command and library alike)', () => {
-    const a = tree(outA);
+    const a = fileTree(outA);
     expect(a.length).toBe(36 * 2 + 8 + 1);
-    expect(tree(outB)).toEqual(a);
+    expect(fileTree(outB)).toEqual(a);
   });
 
   it('describes sites that differ the way hospitals do', () => {

@@ -10,7 +10,7 @@ import { UserError } from '../../core/errors.ts';
 import { configHash } from '../../core/files.ts';
 import { info } from '../../core/log.ts';
 import { packTensors } from '../../core/tensors.ts';
-import { synthesizeFederation } from '../../data/synth/federation.ts';
+import { synthesizeFederation, type SynthOptions } from '../../data/synth/federation.ts';
 import { buildModel, getNamedWeights } from '../../models/index.ts';
 import { BASELINE_LABELS, type BaselineKind, type BaselineResult } from './baselines.ts';
 import type { SimulateConfig } from './config.ts';
@@ -36,16 +36,44 @@ export function fedkdProcess(label: string, args: string[], env: NodeJS.ProcessE
   return { done, kill: () => child.kill('SIGTERM') };
 }
 
+/** The site folders of the synthetic collection in `dir`, written (data/synth) first if absent. */
+async function ensureSynth(dir: string, what: string, opts: Omit<SynthOptions, 'out' | 'force' | 'onImage'>): Promise<string[]> {
+  if (!existsSync(path.join(dir, 'federation.json'))) {
+    info(`simulate: synthesising ${what} (${opts.sites} sites) in ${dir}`);
+    await synthesizeFederation({ ...opts, out: dir, force: true });
+  }
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'federation.json'), 'utf8')) as { sites: { name: string }[] };
+  return manifest.sites.map((s) => path.join(dir, s.name));
+}
+
 /** The synthetic federation's site folders, made (data/synth) if absent. */
 export async function ensureFederation(c: SimulateConfig): Promise<string[]> {
   const f = c.federation;
   const dir = path.join(c.work, `federation-${configHash({ ...f, seed: c.seed }).slice(0, 10)}`);
-  if (!existsSync(path.join(dir, 'federation.json'))) {
-    info(`simulate: synthesising ${f.sites} sites in ${dir}`);
-    await synthesizeFederation({ out: dir, sites: f.sites, imagesPerSite: f.imagesPerSite, size: f.size, seed: c.seed, largeFactor: f.largeFactor, testFraction: f.testFraction ?? 0, testImages: f.testImages, force: true });
-  }
-  const manifest = JSON.parse(readFileSync(path.join(dir, 'federation.json'), 'utf8')) as { sites: { name: string }[] };
-  return manifest.sites.map((s) => path.join(dir, s.name));
+  return ensureSynth(dir, 'the federation', { sites: f.sites, imagesPerSite: f.imagesPerSite, size: f.size, seed: c.seed, largeFactor: f.largeFactor, testFraction: f.testFraction ?? 0, testImages: f.testImages });
+}
+
+/** Sites of the teacher's public collection: the hospitals' four scanner models and four variants (data/synth/sites.ts). */
+export const PUBLIC_SITES = 8;
+
+/**
+ * The seed of the teacher's public collection. Images are drawn per (seed, site name, index),
+ * and the collection's first four sites share the hospitals' names, so it must have its own
+ * seed or the teacher would be trained on the hospitals' own (test) images.
+ */
+export function publicSeed(seed: number): number {
+  return (seed + 1_000_003) % 2 ** 32;
+}
+
+/**
+ * The site folders the teacher trains on: with `teacher.publicImages` > 0, a public collection
+ * made for it (PUBLIC_SITES sites of equal size, a tenth of each held out), written if absent;
+ * with 0, the hospitals' own sites.
+ */
+export async function teacherSites(c: SimulateConfig, sites: string[]): Promise<string[]> {
+  if (c.teacher.publicImages === 0) return sites;
+  const spec = { sites: PUBLIC_SITES, imagesPerSite: Math.ceil(c.teacher.publicImages / PUBLIC_SITES), size: c.federation.size, seed: publicSeed(c.seed), largeFactor: 1, testFraction: 0.1 };
+  return ensureSynth(path.join(c.work, `public-${configHash(spec).slice(0, 10)}`), "the teacher's public collection", spec);
 }
 
 /**
@@ -58,14 +86,18 @@ export function teacherFile(c: SimulateConfig, sites: readonly string[]): string
   return path.join(c.work, `teacher-${configHash({ t: c.teacher, i: c.image, sites: rel, seed: c.seed }).slice(0, 10)}.onnx`);
 }
 
-/** The teacher ONNX file, trained on the pooled sites (`fedkd teacher train`) unless one for this config exists. */
+/**
+ * The teacher ONNX file, trained (`fedkd teacher train`) on its public collection or on the
+ * hospitals' pooled sites (teacherSites) unless one for this config exists.
+ */
 export async function ensureTeacher(c: SimulateConfig, sites: string[]): Promise<string> {
-  const file = teacherFile(c, sites);
+  const data = await teacherSites(c, sites);
+  const file = teacherFile(c, data);
   if (existsSync(file) && existsSync(`${file}.json`)) {
     info(`simulate: reusing the teacher ${file}`);
     return file;
   }
-  const args = ['teacher', 'train', '--data', ...sites, '--out', file, '--arch', c.teacher.arch, '--width', String(c.teacher.width), '--epochs', String(c.teacher.epochs), '--lr', String(c.teacher.lr), '--batch-size', String(c.teacher.batchSize)];
+  const args = ['teacher', 'train', '--data', ...data, '--out', file, '--arch', c.teacher.arch, '--width', String(c.teacher.width), '--epochs', String(c.teacher.epochs), '--lr', String(c.teacher.lr), '--batch-size', String(c.teacher.batchSize)];
   args.push('--size', String(c.image.size), '--window', c.image.window, '--normalize', c.image.normalize, '--seed', String(c.seed));
   await fedkdProcess('teacher', args).done;
   return file;

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { KdOptions } from '../distill/losses.ts';
-import { buildModel } from '../models/index.ts';
+import type { NamedTensor } from '../core/tensors.ts';
+import { buildModel, setNamedWeights } from '../models/index.ts';
 import { createMaskHook, federatedMasks, type MaskHook, type PruneMasks, type PruneSettings } from '../prune/index.ts';
 import { DEFAULT_AUGMENT, type AugmentConfig } from '../data/index.ts';
 import { trainLocal, type TrainLocalResult } from './loop.ts';
@@ -72,11 +73,14 @@ export async function trainClassifier(input: {
   softLabels?: Float32Array;
   recipe: ClassifierRecipe;
   pruning?: ClassifierPruning;
+  /** Weights to start from (e.g. a pre-trained student) instead of the seed's random ones. */
+  initialWeights?: readonly NamedTensor[];
   onEpochEnd?: Parameters<typeof trainLocal>[0]['onEpochEnd'];
 }): Promise<{ model: tf.LayersModel; result: TrainLocalResult; masks?: PruneMasks }> {
   const r = { ...DEFAULT_RECIPE, ...input.recipe };
   const numClasses = classCount(input.train);
   const model = buildModel(r.arch, { inputSize: input.train.size, inputChannels: input.train.channels, numClasses, widthMultiplier: r.widthMultiplier ?? 1, seed: r.seed });
+  if (input.initialWeights) setNamedWeights(model, input.initialWeights);
   let train = input.train;
   let val: ImageSet | undefined;
   let soft = input.softLabels;

@@ -7,6 +7,7 @@ import { initBackend } from '../../engine/backend.ts';
 import { printJson } from '../run.ts';
 import { BASELINE_KINDS, baselineKinds, compare, trainBaseline, type BaselineKind } from '../simulate/baselines.ts';
 import { loadSimulateConfig } from '../simulate/config.ts';
+import { ensurePretrainedStudent } from '../simulate/pretrain.ts';
 import { evaluateInt8, int8Table } from '../simulate/int8.ts';
 import { pruningSummary, pruningTable } from '../simulate/pruning.ts';
 import { summaryMarkdown, writeReport, type ReportSection } from '../simulate/report.ts';
@@ -42,8 +43,9 @@ export function register(program: Command): void {
       const backend = (await initBackend()).name;
       const sites = await ensureFederation(c);
       const teacher = await ensureTeacher(c, sites);
+      const pretrained = await ensurePretrainedStudent(c, sites, teacher);
       if (f.baseline) {
-        const result = await trainBaseline(c, sites, teacher, f.baseline);
+        const result = await trainBaseline(c, sites, teacher, f.baseline, pretrained);
         if (!f.baselineOut) throw new UserError('--baseline needs --baseline-out');
         await writeFileAtomic(f.baselineOut, JSON.stringify(result));
         return;
@@ -53,7 +55,7 @@ export function register(program: Command): void {
       const flags = [...(f.config ? ['--config', path.resolve(f.config)] : []), ...(f.quick ? ['--quick'] : [])];
       const baselines = baselineKinds(c).map((kind) => startBaseline(c, flags, kind));
       info(`simulate: ${c.federated.rounds} rounds over ${sites.length} sites (${c.federated.strategy.name}, E = ${c.federated.localEpochs})`);
-      const { rounds, finalWeights, finalOnnx } = await runFederation(c, sites, teacher).catch((e: unknown) => {
+      const { rounds, finalWeights, finalOnnx } = await runFederation(c, sites, teacher, pretrained).catch((e: unknown) => {
         baselines.forEach((b) => b.kill());
         throw e;
       });

@@ -39,14 +39,16 @@ export interface Comparison {
   params: { federated: number; local: number[]; centralised: number; centralisedUnpruned?: number; teacher: number };
 }
 
-interface SiteSets {
+/** One site's data as the baselines train on it. */
+export interface SiteSets {
   name: string;
   train: ImageSet;
   test: ImageSet;
   soft: Float32Array;
 }
 
-async function loadSites(c: SimulateConfig, sites: string[], teacher: string): Promise<SiteSets[]> {
+/** Each site's training and test images and the teacher's soft labels for its training images (cached). */
+export async function loadSites(c: SimulateConfig, sites: string[], teacher: string): Promise<SiteSets[]> {
   const pre: PreprocessInput = { size: c.image.size, channels: 1, window: c.image.window, normalize: c.image.normalize };
   const out: SiteSets[] = [];
   for (const s of sites) {
@@ -113,15 +115,16 @@ export interface BaselineResult {
  * process beside the federation (cli/simulate/steps.ts startBaseline), as nothing in it
  * depends on the federated run.
  */
-export async function trainBaseline(c: SimulateConfig, sites: string[], teacher: string, kind: BaselineKind): Promise<BaselineResult> {
+export async function trainBaseline(c: SimulateConfig, sites: string[], teacher: string, kind: BaselineKind, initial?: string): Promise<BaselineResult> {
   const sets = await loadSites(c, sites, teacher);
+  const initialWeights = initial ? unpackTensors(new Uint8Array(readFileSync(initial))) : undefined;
   const perSite = (f: (s: SiteSets) => number): SiteAucs => Object.fromEntries(sets.map((s) => [s.name, f(s)]));
   const pruning = kind === 'centralised-unpruned' ? undefined : baselinePruning(c);
   if (kind !== 'local') {
     info(`simulate: training the ${pruning ? 'pruned ' : ''}${BASELINE_LABELS[kind]} student on the pooled data`);
     const pooledSoft = new Float32Array(sets.reduce((n, s) => n + s.soft.length, 0));
     sets.reduce((off, s) => (pooledSoft.set(s.soft, off), off + s.soft.length), 0);
-    const central = await trainClassifier({ train: pool(sets.map((s) => s.train)), softLabels: pooledSoft, recipe: recipe(c, BASELINE_LABELS[kind]), pruning });
+    const central = await trainClassifier({ train: pool(sets.map((s) => s.train)), softLabels: pooledSoft, recipe: recipe(c, BASELINE_LABELS[kind]), pruning, initialWeights });
     const aucs = perSite((s) => evaluate(central.model, s.test).auc);
     const params = [await studentParams(central.model, central.masks)];
     central.model.dispose();
@@ -131,7 +134,7 @@ export async function trainBaseline(c: SimulateConfig, sites: string[], teacher:
   const params: number[] = [];
   for (const s of sets) {
     info(`simulate: training ${s.name}'s student alone (${s.train.n} images${pruning ? ', pruned' : ''})`);
-    const { model, masks } = await trainClassifier({ train: s.train, softLabels: s.soft, recipe: recipe(c, `${s.name} alone`), pruning });
+    const { model, masks } = await trainClassifier({ train: s.train, softLabels: s.soft, recipe: recipe(c, `${s.name} alone`), pruning, initialWeights });
     aucs[s.name] = evaluate(model, s.test).auc;
     params.push(await studentParams(model, masks));
     model.dispose();

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashToken } from '../../coordinator/auth.ts';
@@ -130,8 +130,12 @@ export function studentRoundConfig(c: SimulateConfig): Record<string, string | n
   };
 }
 
-/** The untrained student every site starts from, as a weights file. */
-export function writeInitialStudent(c: SimulateConfig, file: string): void {
+/** The student every site starts from, as a weights file: the pre-trained one (cli/simulate/pretrain.ts) or the seed's random weights. */
+export function writeInitialStudent(c: SimulateConfig, file: string, pretrained?: string): void {
+  if (pretrained) {
+    copyFileSync(pretrained, file);
+    return;
+  }
   const model = buildModel(c.student.arch, { inputSize: c.image.size, inputChannels: 1, numClasses: 2, widthMultiplier: c.student.width, seed: c.seed });
   writeFileSync(file, packTensors(getNamedWeights(model)));
   model.dispose();
@@ -143,11 +147,11 @@ export function writeInitialStudent(c: SimulateConfig, file: string): void {
  * final weights file (and, with federated calibration, the coordinator's final-model/ folder:
  * FP32 and INT8 ONNX, merged statistics, report.json).
  */
-export async function runFederation(c: SimulateConfig, sites: string[], teacher: string): Promise<{ rounds: RoundSummary[]; finalWeights: string; finalOnnx?: string }> {
+export async function runFederation(c: SimulateConfig, sites: string[], teacher: string, pretrained?: string): Promise<{ rounds: RoundSummary[]; finalWeights: string; finalOnnx?: string }> {
   const run = path.join(c.work, 'run');
   rmSync(run, { recursive: true, force: true });
   mkdirSync(path.join(run, 'tokens'), { recursive: true });
-  writeInitialStudent(c, path.join(run, 'initial.fkw'));
+  writeInitialStudent(c, path.join(run, 'initial.fkw'), pretrained);
   const ids = sites.map((s) => path.basename(s));
   const tokens = ids.map(() => randomBytes(24).toString('base64url'));
   writeFileSync(path.join(run, 'tokens.txt'), ids.map((id, i) => `${id} ${hashToken(tokens[i])}`).join('\n'));

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { baselineKinds, baselinePruning } from '../../cli/simulate/baselines.ts';
 import { loadSimulateConfig } from '../../cli/simulate/config.ts';
 import { initBackend } from '../../engine/backend.ts';
-import { countParams } from '../../models/index.ts';
+import { buildModel, countParams, getNamedWeights } from '../../models/index.ts';
 import { analyzeChannels, maskCounts, pruneSettingsSchema, shrinkModel } from '../../prune/index.ts';
 import { trainClassifier } from '../../train/recipes.ts';
 import { tempDir } from '../federation/fixtures.ts';
@@ -64,6 +64,28 @@ describe('a classifier run pruned on a federation’s schedule (the like-for-lik
     const b = (small.predict(tfx) as tf.Tensor).dataSync();
     for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-4);
     expect(countParams(small).total).toBeLessThan(0.5 * countParams(model).total);
+  });
+
+  it('starts from initialWeights (a pre-trained student) instead of the seed’s random weights', async () => {
+    const spec = { inputSize: 16, inputChannels: 1, numClasses: 2, widthMultiplier: 0.5 };
+    const start = getNamedWeights(buildModel('cnn-s', { ...spec, seed: 7 }));
+    const own = getNamedWeights(buildModel('cnn-s', { ...spec, seed: 2 }));
+    const { model } = await trainClassifier({ train: blobSet(16, 16, 5), recipe: { arch: 'cnn-s', widthMultiplier: 0.5, epochs: 1, batchSize: 16, lr: 1e-9, seed: 2, valFraction: 0 }, initialWeights: start });
+    const after = new Map(getNamedWeights(model).map((w) => [w.name, w.data]));
+    const kernels = start.filter((w) => w.name.endsWith('kernel'));
+    expect(kernels.length).toBeGreaterThan(2);
+    for (const w of kernels) {
+      const a = after.get(w.name)!;
+      const o = own.find((x) => x.name === w.name)!.data;
+      let fromStart = 0;
+      let fromOwn = 0;
+      for (let i = 0; i < a.length; i++) {
+        fromStart = Math.max(fromStart, Math.abs(a[i] - w.data[i]));
+        fromOwn = Math.max(fromOwn, Math.abs(a[i] - o[i]));
+      }
+      expect(fromStart).toBeLessThan(1e-5); // lr 1e-9: the run barely moves them
+      expect(fromOwn).toBeGreaterThan(1e-2); // and they are not the seed's own
+    }
   });
 
   it('without pruning: one phase and no masks', async () => {

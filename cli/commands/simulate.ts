@@ -60,7 +60,7 @@ export function register(program: Command): void {
         throw e;
       });
       const t2 = Date.now();
-      const comparison = await compare(c, sites, teacher, finalWeights, path.join(c.out, 'student'), await Promise.all(baselines.map((b) => b.result)));
+      const comparison = await compare(c, sites, teacher, finalWeights, path.join(c.out, 'student'), await Promise.all(baselines.map((b) => b.result)), pretrained);
       const int8 = finalOnnx ? await evaluateInt8(c, sites, finalOnnx) : undefined;
       const pruning = await pruningSummary(c, sites, path.dirname(finalWeights), rounds, path.join(c.out, 'student'));
       const seconds = { total: (Date.now() - t0) / 1000, preparation: (t1 - t0) / 1000, federation: (t2 - t1) / 1000, baselines: (Date.now() - t2) / 1000 };

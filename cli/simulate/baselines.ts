@@ -33,10 +33,12 @@ export interface Comparison {
   /** When the federation prunes: the unpruned student on the pooled data, what pruning costs. */
   centralisedUnpruned?: SiteAucs;
   teacher: SiteAucs;
+  /** The student pre-trained on the teacher's public collection, where every run started (cli/simulate/pretrain.ts): what the hospitals had before federating. */
+  pretrained?: SiteAucs;
   /** Positives and negatives in each site's test split (for the AUCs' standard errors). */
   testCounts?: Record<string, { pos: number; neg: number }>;
   /** Parameters of each column's model (pruned students counted after shrinking; `local` lists each site's). */
-  params: { federated: number; local: number[]; centralised: number; centralisedUnpruned?: number; teacher: number };
+  params: { federated: number; local: number[]; centralised: number; centralisedUnpruned?: number; teacher: number; pretrained?: number };
 }
 
 /** One site's data as the baselines train on it. */
@@ -155,21 +157,30 @@ export async function trainBaseline(c: SimulateConfig, sites: string[], teacher:
  * `studentDir`, and puts it beside the baselines (trainBaseline's). A pruned student's
  * parameters are counted after shrinking, with the run's final masks.
  */
-export async function compare(c: SimulateConfig, sites: string[], teacher: string, finalWeights: string, studentDir: string, baselines: readonly BaselineResult[]): Promise<Comparison> {
+export async function compare(c: SimulateConfig, sites: string[], teacher: string, finalWeights: string, studentDir: string, baselines: readonly BaselineResult[], pretrainedWeights?: string): Promise<Comparison> {
   const pre: PreprocessInput = { size: c.image.size, channels: 1, window: c.image.window, normalize: c.image.normalize };
-  const fed = buildModel(c.student.arch, { inputSize: c.image.size, inputChannels: 1, numClasses: 2, widthMultiplier: c.student.width, seed: c.seed });
-  setNamedWeights(fed, unpackTensors(new Uint8Array(readFileSync(finalWeights))));
+  const student = (weights: string): tf.LayersModel => {
+    const m = buildModel(c.student.arch, { inputSize: c.image.size, inputChannels: 1, numClasses: 2, widthMultiplier: c.student.width, seed: c.seed });
+    setNamedWeights(m, unpackTensors(new Uint8Array(readFileSync(weights))));
+    return m;
+  };
+  const fed = student(finalWeights);
   await saveModel(fed, studentDir);
+  const init = pretrainedWeights ? student(pretrainedWeights) : undefined;
   const federated: SiteAucs = {};
+  const pretrained: SiteAucs = {};
   const testCounts: Record<string, { pos: number; neg: number }> = {};
   for (const s of sites) {
     const test = (await loadSitePart(s, 'test', pre))!;
     federated[path.basename(s)] = evaluate(fed, test).auc;
+    if (init) pretrained[path.basename(s)] = evaluate(init, test).auc;
     const pos = test.labels.reduce((n, l) => n + (l === 1 ? 1 : 0), 0);
     testCounts[path.basename(s)] = { pos, neg: test.n - pos };
   }
   const fedParams = await studentParams(fed, finalMasks(path.dirname(finalWeights)));
+  const initParams = init ? await studentParams(init, undefined) : undefined;
   fed.dispose();
+  init?.dispose();
   const of = (kind: BaselineKind): BaselineResult => {
     const b = baselines.find((x) => x.kind === kind);
     if (!b) throw new Error(`the ${kind} baseline is missing`);
@@ -186,6 +197,14 @@ export async function compare(c: SimulateConfig, sites: string[], teacher: strin
     centralised: central.aucs,
     ...(unpruned ? { centralisedUnpruned: unpruned.aucs } : {}),
     teacher: local.teacher ?? {},
-    params: { federated: fedParams, local: local.params, centralised: central.params[0], ...(unpruned ? { centralisedUnpruned: unpruned.params[0] } : {}), teacher: local.teacherParams ?? 0 },
+    ...(init ? { pretrained } : {}),
+    params: {
+      federated: fedParams,
+      local: local.params,
+      centralised: central.params[0],
+      ...(unpruned ? { centralisedUnpruned: unpruned.params[0] } : {}),
+      teacher: local.teacherParams ?? 0,
+      ...(initParams !== undefined ? { pretrained: initParams } : {}),
+    },
   };
 }

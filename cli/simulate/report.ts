@@ -70,6 +70,7 @@ function columns(c: Comparison): { key: string; label: string; aucs: SiteAucs }[
     { key: 'local', label: BASELINE_LABELS.local, aucs: c.local },
     { key: 'centralised', label: BASELINE_LABELS.centralised, aucs: c.centralised },
     ...(c.centralisedUnpruned ? [{ key: 'centralisedUnpruned', label: BASELINE_LABELS['centralised-unpruned'], aucs: c.centralisedUnpruned }] : []),
+    ...(c.pretrained ? [{ key: 'pretrained', label: 'pre-trained (public data)', aucs: c.pretrained }] : []),
     { key: 'teacher', label: 'teacher', aucs: c.teacher },
   ];
 }
@@ -103,6 +104,7 @@ export function summarize(c: Comparison): Record<string, unknown> {
       federatedAtLeastLocalAtEverySite: c.sites.every((s) => c.federated[s] >= c.local[s]),
       withinOfCentralised: { gap: gap(c.centralised), target: TARGETS.withinCentralised, met: gap(c.centralised) <= TARGETS.withinCentralised },
       ...(c.centralisedUnpruned ? { gapToUnprunedCentralised: gap(c.centralisedUnpruned) } : {}),
+      ...(c.pretrained ? { gainOverPretrained: -gap(c.pretrained) } : {}),
       spread: { value: spread(fed), target: TARGETS.maxSpread, met: spread(fed) <= TARGETS.maxSpread },
     },
     ...(u ? { uncertainty: u } : {}),

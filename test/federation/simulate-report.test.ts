@@ -50,6 +50,17 @@ describe('simulate report', () => {
     expect(table).toContain('| parameters | 400 | 380–410 | 400 | 1000 | 20000 |');
   });
 
+  it('a pre-trained start: its column before the teacher, and what federating gained over it', () => {
+    const started: Comparison = { ...comparison, pretrained: { x: 0.75, y: 0.79 }, params: { ...comparison.params, pretrained: 1000 } };
+    const s = summarize(started) as { mean: Record<string, number>; checks: Record<string, unknown> };
+    expect(s.mean.pretrained).toBeCloseTo(0.77, 12);
+    expect(s.checks.gainOverPretrained as number).toBeCloseTo(0.04, 12); // 0.81 − 0.77
+    const table = summaryTable(started);
+    expect(table.split('\n')[0]).toBe('| site | federated | site alone | centralised | pre-trained (public data) | teacher |');
+    expect(table).toContain('| x | 0.8000 | 0.7000 | 0.8100 | 0.7500 | 0.9000 |');
+    expect((summarize(comparison).checks as Record<string, unknown>).gainOverPretrained).toBeUndefined();
+  });
+
   it('rounds CSV: a row per site and round, then the mean', () => {
     const round = {
       round: 1,

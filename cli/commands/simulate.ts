@@ -41,8 +41,8 @@ export function register(program: Command): void {
       const t0 = Date.now();
       const c = loadSimulateConfig(f.config, Boolean(f.quick));
       const backend = (await initBackend()).name;
-      const sites = await ensureFederation(c);
-      const teacher = await ensureTeacher(c, sites);
+      const federation = ensureFederation(c);
+      const [sites, teacher] = await Promise.all([federation, ensureTeacher(c, federation)]);
       const pretrained = await ensurePretrainedStudent(c, sites, teacher);
       if (f.baseline) {
         const result = await trainBaseline(c, sites, teacher, f.baseline, pretrained);

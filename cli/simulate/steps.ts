@@ -70,7 +70,7 @@ export function publicSeed(seed: number): number {
  * made for it (PUBLIC_SITES sites of equal size, a tenth of each held out), written if absent;
  * with 0, the hospitals' own sites.
  */
-export async function teacherSites(c: SimulateConfig, sites: string[]): Promise<string[]> {
+export async function teacherSites(c: SimulateConfig, sites: string[] | Promise<string[]>): Promise<string[]> {
   if (c.teacher.publicImages === 0) return sites;
   const spec = { sites: PUBLIC_SITES, imagesPerSite: Math.ceil(c.teacher.publicImages / PUBLIC_SITES), size: c.federation.size, seed: publicSeed(c.seed), largeFactor: 1, testFraction: 0.1 };
   return ensureSynth(path.join(c.work, `public-${configHash(spec).slice(0, 10)}`), "the teacher's public collection", spec);
@@ -88,9 +88,11 @@ export function teacherFile(c: SimulateConfig, sites: readonly string[]): string
 
 /**
  * The teacher ONNX file, trained (`fedkd teacher train`) on its public collection or on the
- * hospitals' pooled sites (teacherSites) unless one for this config exists.
+ * hospitals' pooled sites (teacherSites) unless one for this config exists. With a public
+ * collection it needs nothing from the hospitals, so `sites` may still be in the making: the
+ * teacher then trains in its process while this one writes the hospitals' images.
  */
-export async function ensureTeacher(c: SimulateConfig, sites: string[]): Promise<string> {
+export async function ensureTeacher(c: SimulateConfig, sites: string[] | Promise<string[]>): Promise<string> {
   const data = await teacherSites(c, sites);
   const file = teacherFile(c, data);
   if (existsSync(file) && existsSync(`${file}.json`)) {

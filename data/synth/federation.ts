@@ -93,7 +93,7 @@ export function planSite(seed: number, site: SiteProfile, count: number, test: n
   const rng = new Rng(seed).fork(`${site.name}/plan`);
   const positives = Math.round(site.prevalence * count);
   const labels: (0 | 1)[] = rng.shuffle(Array.from({ length: count }, (_, i) => (i < positives ? 1 : 0)));
-  const wanted = typeof test === 'number' ? testByFraction(count, positives, test) : testByCount(count, positives, test.images);
+  const wanted = typeof test === 'number' ? testByFraction(count, positives, test) : testByCount(site.name, count, positives, test.images);
   return labels.map((label, index) => {
     const split = wanted[label] > 0 ? 'test' : 'train';
     if (split === 'test') wanted[label]--;
@@ -106,14 +106,14 @@ function testByFraction(count: number, positives: number, fraction: number): Rec
   return { 0: testOf(count - positives), 1: testOf(positives) };
 }
 
-function testByCount(count: number, positives: number, images: number): Record<0 | 1, number> {
+function testByCount(site: string, count: number, positives: number, images: number): Record<0 | 1, number> {
   const negatives = count - positives;
   if (images < 2 || images > count - 2 || positives < 2 || negatives < 2) {
-    throw new UserError(`a test split of ${images} images needs at least 2 of them, and 2 images of each class left for training (the site has ${positives} with a nodule and ${negatives} without)`);
+    throw new UserError(`${site}: a test split of ${images} images does not fit: it needs at least 2, and 2 images of each class left for training (the site has ${positives} with a nodule and ${negatives} without)`);
   }
   const pos = Math.min(positives - 1, Math.max(1, Math.round((images * positives) / count)));
   const neg = images - pos;
-  if (neg > negatives - 1) throw new UserError(`a test split of ${images} images leaves no image without a nodule for training`);
+  if (neg > negatives - 1) throw new UserError(`${site}: a test split of ${images} images leaves no image without a nodule for training`);
   return { 0: neg, 1: pos };
 }
 

@@ -142,7 +142,7 @@ describe('site plans', () => {
     expect(train.filter((p) => p.label === 1).length).toBe(positives - 250);
     // the labels are drawn as with a fraction: only the split differs
     expect(plan.map((p) => p.label)).toEqual(planSite(4, site, 1160, 0.5).map((p) => p.label));
-    expect(() => planSite(4, site, 20, { images: 19 })).toThrow(/needs at least 2 of them, and 2 images of each class left for training/);
+    expect(() => planSite(4, site, 20, { images: 19 })).toThrow(/site-b: a test split of 19 images does not fit: it needs at least 2, and 2 images of each class left for training/);
   });
 
   it('give different images for different seeds and the same bytes for the same one', () => {

@@ -11,7 +11,7 @@ import { ensurePretrainedStudent } from '../simulate/pretrain.ts';
 import { evaluateInt8, int8Table } from '../simulate/int8.ts';
 import { pruningSummary, pruningTable } from '../simulate/pruning.ts';
 import { summaryMarkdown, writeReport, type ReportSection } from '../simulate/report.ts';
-import { ensureFederation, ensureTeacher, runFederation, startBaseline } from '../simulate/steps.ts';
+import { ensureFederation, ensureTeacher, runFederation, startBaseline, teacherSites } from '../simulate/steps.ts';
 
 interface SimulateFlags {
   config?: string;
@@ -41,9 +41,11 @@ export function register(program: Command): void {
       const t0 = Date.now();
       const c = loadSimulateConfig(f.config, Boolean(f.quick));
       const backend = (await initBackend()).name;
+      // the teacher (its own process) and the pre-trained student (this one) train at once, on the
+      // public collection, while the hospitals' images are still being written
       const federation = ensureFederation(c);
-      const [sites, teacher] = await Promise.all([federation, ensureTeacher(c, federation)]);
-      const pretrained = await ensurePretrainedStudent(c, sites, teacher);
+      const teacherData = teacherSites(c, federation);
+      const [sites, teacher, pretrained] = await Promise.all([federation, ensureTeacher(c, teacherData), ensurePretrainedStudent(c, teacherData)]);
       if (f.baseline) {
         const result = await trainBaseline(c, sites, teacher, f.baseline, pretrained);
         if (!f.baselineOut) throw new UserError('--baseline needs --baseline-out');

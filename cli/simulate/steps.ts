@@ -87,13 +87,11 @@ export function teacherFile(c: SimulateConfig, sites: readonly string[]): string
 }
 
 /**
- * The teacher ONNX file, trained (`fedkd teacher train`) on its public collection or on the
- * hospitals' pooled sites (teacherSites) unless one for this config exists. With a public
- * collection it needs nothing from the hospitals, so `sites` may still be in the making: the
- * teacher then trains in its process while this one writes the hospitals' images.
+ * The teacher ONNX file, trained (`fedkd teacher train`) on `teacherData` (teacherSites: its
+ * public collection, or the hospitals' pooled sites) unless one for this config exists.
  */
-export async function ensureTeacher(c: SimulateConfig, sites: string[] | Promise<string[]>): Promise<string> {
-  const data = await teacherSites(c, sites);
+export async function ensureTeacher(c: SimulateConfig, teacherData: string[] | Promise<string[]>): Promise<string> {
+  const data = await teacherData;
   const file = teacherFile(c, data);
   if (existsSync(file) && existsSync(`${file}.json`)) {
     info(`simulate: reusing the teacher ${file}`);

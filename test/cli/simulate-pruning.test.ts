@@ -17,7 +17,7 @@ const yaml = (text: string): string => {
 describe('simulate: the pruning block', () => {
   it('prunes by default at a third and half of the rounds; --quick at its second-to-last round; false turns it off', () => {
     const d = coordinatorPruning(loadSimulateConfig(undefined, false)).pruning!;
-    expect([d.ratio, d.criterion, d.scope, d.atRounds, d.source]).toEqual([0.3, 'l1', 'uniform', [3, 4], 'global-model']);
+    expect([d.ratio, d.criterion, d.scope, d.atRounds, d.source]).toEqual([0.3, 'l1', 'uniform', [4, 6], 'global-model']);
     expect(coordinatorPruning(loadSimulateConfig(undefined, true)).pruning!.atRounds).toEqual([3]);
     expect(coordinatorPruning(loadSimulateConfig(yaml('pruning: false\n'), true))).toEqual({});
     const own = coordinatorPruning(loadSimulateConfig(yaml('pruning: {ratio: 0.5, criterion: bn, atRounds: [1, 3], source: site-scores}\n'), true)).pruning!;

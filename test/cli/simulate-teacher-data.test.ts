@@ -1,9 +1,16 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSimulateConfig } from '../../cli/simulate/config.ts';
+import { ensurePretrainedStudent, pretrainedFile } from '../../cli/simulate/pretrain.ts';
 import { ensureFederation, PUBLIC_SITES, publicSeed, teacherSites } from '../../cli/simulate/steps.ts';
 import { sha256 } from '../../core/files.ts';
+import { unpackTensors } from '../../core/tensors.ts';
+import { initBackend } from '../../engine/backend.ts';
+import { getNamedWeights } from '../../models/index.ts';
+import { trainClassifier } from '../../train/recipes.ts';
+import { loadSitePart } from '../../train/site-data.ts';
+import { pool } from '../../train/split.ts';
 import { decodeImageFile } from '../../data/index.ts';
 import { tempDir } from '../federation/fixtures.ts';
 
@@ -48,4 +55,32 @@ describe("simulate: the teacher's public collection", () => {
     zero.teacher.publicImages = 0;
     expect(await teacherSites(zero, sites)).toEqual(sites);
   }, 60_000);
+
+  it('pre-trains the student on the public collection’s training images alone, once, and reuses it', async () => {
+    await initBackend('cpu');
+    const dir = tempDir('sim-pretrain');
+    const file = path.join(dir, 'sim.yaml');
+    writeFileSync(file, 'work: work\nseed: 5\nfederation: {imagesPerSite: 8, testImages: 4, size: 32}\nimage: {size: 16}\nteacher: {publicImages: 48}\nstudent: {pretrainEpochs: 2}\n');
+    const c = loadSimulateConfig(file, false);
+    const pub = await teacherSites(c, ensureFederation(c));
+    const weights = await ensurePretrainedStudent(c, pub);
+    expect(weights).toBe(pretrainedFile(c, pub));
+    // a second implementation: the same recipe on the pooled public training images
+    const pre = { size: 16, channels: 1 as const, window: c.image.window, normalize: c.image.normalize };
+    const train = pool(await Promise.all(pub.map(async (s) => (await loadSitePart(s, 'train', pre))!)));
+    const held = JSON.parse(readFileSync(path.join(path.dirname(pub[0]), 'federation.json'), 'utf8')) as { sites: { train: { images: number }; test: { images: number } }[] };
+    expect(train.n).toBe(held.sites.reduce((n, s) => n + s.train.images, 0)); // the training images only
+    expect(train.n).toBeLessThan(48);
+    const { model } = await trainClassifier({ train, recipe: { arch: c.student.arch, widthMultiplier: c.student.width, epochs: 2, batchSize: c.student.batchSize, lr: c.student.lr, seed: 5 } });
+    const saved = unpackTensors(new Uint8Array(readFileSync(weights!)));
+    const own = getNamedWeights(model);
+    expect(saved.map((w) => w.name)).toEqual(own.map((w) => w.name));
+    saved.forEach((w, i) => expect(Array.from(w.data)).toEqual(Array.from(own[i].data)));
+    const before = statSync(weights!).mtimeMs;
+    expect(await ensurePretrainedStudent(c, pub)).toBe(weights);
+    expect(statSync(weights!).mtimeMs).toBe(before);
+    const none = loadSimulateConfig(file, false);
+    none.student.pretrainEpochs = 0;
+    expect(await ensurePretrainedStudent(none, pub)).toBeUndefined();
+  }, 120_000);
 });

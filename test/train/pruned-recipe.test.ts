@@ -18,7 +18,7 @@ describe('a classifier run pruned on a federation’s schedule (the like-for-lik
 
   it('simulate maps pruning after round r of R to after epoch round(r·epochs/R)', () => {
     const d = baselinePruning(loadSimulateConfig(undefined, false))!;
-    expect(d.atEpochs).toEqual([15, 20]); // rounds 3 and 4 of 8, 40 epochs
+    expect(d.atEpochs).toEqual([20, 30]); // rounds 4 and 6 of 12, 60 epochs
     const f = path.join(tempDir('sim-bp'), 'sim.yaml');
     writeFileSync(f, 'federated:\n  rounds: 5\nbaselines:\n  epochs: 7\n');
     expect(baselinePruning(loadSimulateConfig(f, true))!.atEpochs).toEqual([6]); // quick: round 4 of 5 → 5.6

@@ -42,10 +42,10 @@ export function register(program: Command): void {
       const c = loadSimulateConfig(f.config, Boolean(f.quick));
       const backend = (await initBackend()).name;
       // the teacher (its own process) and the pre-trained student (this one) train at once, on the
-      // public collection, while the hospitals' images are still being written
-      const federation = ensureFederation(c);
-      const teacherData = teacherSites(c, federation);
-      const [sites, teacher, pretrained] = await Promise.all([federation, ensureTeacher(c, teacherData), ensurePretrainedStudent(c, teacherData)]);
+      // public collection, written first, while the hospitals' images are still being written
+      const teacherData = c.teacher.publicImages > 0 ? teacherSites(c, []) : undefined;
+      const federation = teacherData ? teacherData.then(() => ensureFederation(c)) : ensureFederation(c);
+      const [sites, teacher, pretrained] = await Promise.all([federation, ensureTeacher(c, teacherData ?? federation), ensurePretrainedStudent(c, teacherData ?? [])]);
       if (f.baseline) {
         const result = await trainBaseline(c, sites, teacher, f.baseline, pretrained);
         if (!f.baselineOut) throw new UserError('--baseline needs --baseline-out');

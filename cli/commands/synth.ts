@@ -33,6 +33,7 @@ export function register(program: Command): void {
     .option('--large-factor <f>', 'how many times larger site-a is', numberIn(1, 20), 3)
     .option('--test-fraction <f>', 'held-out fraction per site, stratified by label', numberIn(0.05, 0.9), 0.25)
     .option('--test-images <n>', 'instead of --test-fraction: this many held-out images at every site, on top of its training images (--images-per-site then counts training images only)', positiveInt)
+    .option('--workers <n>', 'threads writing images (default: one per core from 400 images; the files are the same either way)', positiveInt)
     .option('--force', 'replace an earlier federation in --out')
     .option('--json', 'print a one-line JSON summary')
     .action(async (flags: SynthFlags) => {

@@ -50,7 +50,8 @@ function source(r: Row): ReturnType<typeof synthesizeImage> {
 }
 
 beforeAll(async () => {
-  const r = runCli(['synth', '--out', outA, ...ARGS, '--json']);
+  // two worker threads here, the library's one thread below: the trees must still be byte-identical
+  const r = runCli(['synth', '--out', outA, ...ARGS, '--workers', '2', '--json']);
   expect(r.stderr).toContain('wrote 36 images');
   expect(r.code).toBe(0);
   const summary = JSON.parse(r.stdout) as { images: number; sites: { name: string }[] };

@@ -2,11 +2,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { info } from '../../core/log.ts';
-import { unpackTensors } from '../../core/tensors.ts';
-import type { PreprocessInput } from '../../data/index.ts';
 import { softLabels } from '../../distill/soft-labels.ts';
 import { runTeacher } from '../../distill/teacher.ts';
-import { buildModel, countParams, saveModel, setNamedWeights } from '../../models/index.ts';
+import { countParams, saveModel } from '../../models/index.ts';
 import { shrinkModel, type PruneMasks } from '../../prune/index.ts';
 import { openSession } from '../../runtime/session.ts';
 import { softmaxRows } from '../../train/classification.ts';
@@ -18,6 +16,7 @@ import { pool } from '../../train/split.ts';
 import type { ImageSet } from '../../train/types.ts';
 import type { SimulateConfig } from './config.ts';
 import { coordinatorPruning, finalMasks } from './pruning.ts';
+import { buildStudent, imagePreprocess, readWeights } from './student.ts';
 
 /** Test AUC at each site (site name → AUC), for one model. */
 export type SiteAucs = Record<string, number>;
@@ -51,7 +50,7 @@ export interface SiteSets {
 
 /** Each site's training and test images and the teacher's soft labels for its training images (cached). */
 export async function loadSites(c: SimulateConfig, sites: string[], teacher: string): Promise<SiteSets[]> {
-  const pre: PreprocessInput = { size: c.image.size, channels: 1, window: c.image.window, normalize: c.image.normalize };
+  const pre = imagePreprocess(c);
   const out: SiteSets[] = [];
   for (const s of sites) {
     const train = (await loadSitePart(s, 'train', pre))!;
@@ -119,7 +118,7 @@ export interface BaselineResult {
  */
 export async function trainBaseline(c: SimulateConfig, sites: string[], teacher: string, kind: BaselineKind, initial?: string): Promise<BaselineResult> {
   const sets = await loadSites(c, sites, teacher);
-  const initialWeights = initial ? unpackTensors(new Uint8Array(readFileSync(initial))) : undefined;
+  const initialWeights = initial ? readWeights(initial) : undefined;
   const perSite = (f: (s: SiteSets) => number): SiteAucs => Object.fromEntries(sets.map((s) => [s.name, f(s)]));
   const pruning = kind === 'centralised-unpruned' ? undefined : baselinePruning(c);
   if (kind !== 'local') {
@@ -158,15 +157,10 @@ export async function trainBaseline(c: SimulateConfig, sites: string[], teacher:
  * parameters are counted after shrinking, with the run's final masks.
  */
 export async function compare(c: SimulateConfig, sites: string[], teacher: string, finalWeights: string, studentDir: string, baselines: readonly BaselineResult[], pretrainedWeights?: string): Promise<Comparison> {
-  const pre: PreprocessInput = { size: c.image.size, channels: 1, window: c.image.window, normalize: c.image.normalize };
-  const student = (weights: string): tf.LayersModel => {
-    const m = buildModel(c.student.arch, { inputSize: c.image.size, inputChannels: 1, numClasses: 2, widthMultiplier: c.student.width, seed: c.seed });
-    setNamedWeights(m, unpackTensors(new Uint8Array(readFileSync(weights))));
-    return m;
-  };
-  const fed = student(finalWeights);
+  const pre = imagePreprocess(c);
+  const fed = buildStudent(c, finalWeights);
   await saveModel(fed, studentDir);
-  const init = pretrainedWeights ? student(pretrainedWeights) : undefined;
+  const init = pretrainedWeights ? buildStudent(c, pretrainedWeights) : undefined;
   const federated: SiteAucs = {};
   const pretrained: SiteAucs = {};
   const testCounts: Record<string, { pos: number; neg: number }> = {};

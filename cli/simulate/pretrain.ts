@@ -14,12 +14,12 @@ import path from 'node:path';
 import { configHash, writeFileAtomic } from '../../core/files.ts';
 import { info } from '../../core/log.ts';
 import { packTensors } from '../../core/tensors.ts';
-import type { PreprocessInput } from '../../data/index.ts';
 import { getNamedWeights } from '../../models/index.ts';
 import { trainClassifier } from '../../train/recipes.ts';
 import { loadSitePart } from '../../train/site-data.ts';
 import { pool } from '../../train/split.ts';
 import type { SimulateConfig } from './config.ts';
+import { imagePreprocess } from './student.ts';
 
 /** Where the pre-trained student for this config lives (a weights file under `work`), keyed on the student, the images and the public collection's folders. */
 export function pretrainedFile(c: SimulateConfig, publicSites: readonly string[]): string {
@@ -29,19 +29,18 @@ export function pretrainedFile(c: SimulateConfig, publicSites: readonly string[]
 }
 
 /**
- * The pre-trained initial student's weights file, trained now on `publicSites`' training
+ * The pre-trained initial student's weights file, trained now on the public `sites`' training
  * images unless cached; undefined when the run starts from random weights (no public
  * collection, or `student.pretrainEpochs` 0).
  */
-export async function ensurePretrainedStudent(c: SimulateConfig, publicSites: string[] | Promise<string[]>): Promise<string | undefined> {
+export async function ensurePretrainedStudent(c: SimulateConfig, sites: string[]): Promise<string | undefined> {
   if (c.teacher.publicImages === 0 || c.student.pretrainEpochs === 0) return undefined;
-  const sites = await publicSites;
   const file = pretrainedFile(c, sites);
   if (existsSync(file)) {
     info(`simulate: reusing the pre-trained student ${file}`);
     return file;
   }
-  const pre: PreprocessInput = { size: c.image.size, channels: 1, window: c.image.window, normalize: c.image.normalize };
+    const pre = imagePreprocess(c);
   const train = pool(await Promise.all(sites.map(async (s) => (await loadSitePart(s, 'train', pre))!)));
   info(`simulate: pre-training the student on the public collection (${train.n} images, ${c.student.pretrainEpochs} epochs)`);
   const recipe = { arch: c.student.arch, widthMultiplier: c.student.width, epochs: c.student.pretrainEpochs, batchSize: c.student.batchSize, lr: c.student.lr, seed: c.seed, label: 'pre-training' };

@@ -5,9 +5,7 @@ import type { RoundSummary } from '../../coordinator/rounds.ts';
 import { UserError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import { info } from '../../core/log.ts';
-import { unpackTensors } from '../../core/tensors.ts';
-import type { PreprocessInput } from '../../data/index.ts';
-import { buildModel, loadModel, saveModel, setNamedWeights } from '../../models/index.ts';
+import { loadModel, saveModel } from '../../models/index.ts';
 import { parseMasks, pruneReport, pruneSettingsSchema, type PruneMasks, type PruneReport, type PruneSettings } from '../../prune/index.ts';
 import { exportOnnx } from '../../quantize/export/index.ts';
 import { evaluate } from '../../train/evaluate.ts';
@@ -16,6 +14,7 @@ import { pool } from '../../train/split.ts';
 import { onnxLatencyMs } from '../commands/prune.ts';
 import type { SimulateConfig } from './config.ts';
 import { defaultPruningRounds } from './pruning-config.ts';
+import { buildStudent, imagePreprocess } from './student.ts';
 
 /** The coordinator config's `pruning` block for a simulate config, or nothing when it does not prune. */
 export function coordinatorPruning(c: SimulateConfig): { pruning?: PruneSettings } {
@@ -63,7 +62,7 @@ export function pruningTable(p: PruningSummary): string {
 }
 
 async function aucs(c: SimulateConfig, sites: string[], models: tf.LayersModel[]): Promise<Record<string, number>[]> {
-  const pre: PreprocessInput = { size: c.image.size, channels: 1, window: c.image.window, normalize: c.image.normalize };
+  const pre = imagePreprocess(c);
   const tests = await Promise.all(sites.map(async (s) => ({ name: path.basename(s), set: (await loadSitePart(s, 'test', pre))! })));
   const pooled = pool(tests.map((t) => t.set));
   return models.map((m) => ({ ...Object.fromEntries(tests.map((t) => [t.name, evaluate(m, t.set).auc])), pooled: evaluate(m, pooled).auc }));
@@ -82,8 +81,7 @@ export async function pruningSummary(c: SimulateConfig, sites: string[], stateDi
   const beforeRound = Math.min(...settings.atRounds) - 1;
   const beforeSha = beforeRound > 0 ? rounds[beforeRound - 1].model : null;
   const beforeFile = beforeSha ? path.join(stateDir, 'checkpoints', `${beforeSha}.fkw`) : path.join(stateDir, '..', 'initial.fkw');
-  const before = buildModel(c.student.arch, { inputSize: c.image.size, inputChannels: 1, numClasses: 2, widthMultiplier: c.student.width, seed: c.seed });
-  setNamedWeights(before, unpackTensors(new Uint8Array(readFileSync(beforeFile))));
+  const before = buildStudent(c, beforeFile);
   const after = await loadModel(path.join(stateDir, 'final-pruned'));
   const report = pruneReport(before, after, masks, settings);
   const onnx = exportOnnx(after);

@@ -1,0 +1,24 @@
+/** The simulation's student and images as every step sees them: one preprocessing, one way to build the student from a weights file. */
+import { readFileSync } from 'node:fs';
+import type * as tf from '@tensorflow/tfjs';
+import { type NamedTensor, unpackTensors } from '../../core/tensors.ts';
+import type { PreprocessInput } from '../../data/index.ts';
+import { buildModel, setNamedWeights } from '../../models/index.ts';
+import type { SimulateConfig } from './config.ts';
+
+/** The images' preprocessing for the teacher, the students and their evaluation. */
+export function imagePreprocess(c: SimulateConfig): PreprocessInput {
+  return { size: c.image.size, channels: 1, window: c.image.window, normalize: c.image.normalize };
+}
+
+/** The weights in a `.fkw` file (core/tensors.ts packTensors). */
+export function readWeights(file: string): NamedTensor[] {
+  return unpackTensors(new Uint8Array(readFileSync(file)));
+}
+
+/** The config's student: the seed's random weights, or those in `weightsFile`. */
+export function buildStudent(c: SimulateConfig, weightsFile?: string): tf.LayersModel {
+  const model = buildModel(c.student.arch, { inputSize: c.image.size, inputChannels: 1, numClasses: 2, widthMultiplier: c.student.width, seed: c.seed });
+  if (weightsFile) setNamedWeights(model, readWeights(weightsFile));
+  return model;
+}

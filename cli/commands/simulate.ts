@@ -7,11 +7,10 @@ import { initBackend } from '../../engine/backend.ts';
 import { printJson } from '../run.ts';
 import { BASELINE_KINDS, baselineKinds, compare, trainBaseline, type BaselineKind } from '../simulate/baselines.ts';
 import { loadSimulateConfig } from '../simulate/config.ts';
-import { ensurePretrainedStudent } from '../simulate/pretrain.ts';
 import { evaluateInt8, int8Table } from '../simulate/int8.ts';
 import { pruningSummary, pruningTable } from '../simulate/pruning.ts';
 import { summaryMarkdown, writeReport, type ReportSection } from '../simulate/report.ts';
-import { ensureFederation, ensureTeacher, runFederation, startBaseline, teacherSites } from '../simulate/steps.ts';
+import { prepare, runFederation, startBaseline } from '../simulate/steps.ts';
 
 interface SimulateFlags {
   config?: string;
@@ -41,11 +40,7 @@ export function register(program: Command): void {
       const t0 = Date.now();
       const c = loadSimulateConfig(f.config, Boolean(f.quick));
       const backend = (await initBackend()).name;
-      // the teacher (its own process) and the pre-trained student (this one) train at once, on the
-      // public collection, written first, while the hospitals' images are still being written
-      const teacherData = c.teacher.publicImages > 0 ? teacherSites(c, []) : undefined;
-      const federation = teacherData ? teacherData.then(() => ensureFederation(c)) : ensureFederation(c);
-      const [sites, teacher, pretrained] = await Promise.all([federation, ensureTeacher(c, teacherData ?? federation), ensurePretrainedStudent(c, teacherData ?? [])]);
+      const { sites, teacher, pretrained } = await prepare(c);
       if (f.baseline) {
         const result = await trainBaseline(c, sites, teacher, f.baseline, pretrained);
         if (!f.baselineOut) throw new UserError('--baseline needs --baseline-out');

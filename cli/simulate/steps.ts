@@ -11,10 +11,12 @@ import { configHash } from '../../core/files.ts';
 import { info } from '../../core/log.ts';
 import { packTensors } from '../../core/tensors.ts';
 import { synthesizeFederation, type SynthOptions } from '../../data/synth/federation.ts';
-import { buildModel, getNamedWeights } from '../../models/index.ts';
+import { getNamedWeights } from '../../models/index.ts';
 import { BASELINE_LABELS, type BaselineKind, type BaselineResult } from './baselines.ts';
 import type { SimulateConfig } from './config.ts';
+import { ensurePretrainedStudent } from './pretrain.ts';
 import { coordinatorPruning } from './pruning.ts';
+import { buildStudent } from './student.ts';
 
 const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'fedkd.js');
 
@@ -70,7 +72,7 @@ export function publicSeed(seed: number): number {
  * made for it (PUBLIC_SITES sites of equal size, a tenth of each held out), written if absent;
  * with 0, the hospitals' own sites.
  */
-export async function teacherSites(c: SimulateConfig, sites: string[] | Promise<string[]>): Promise<string[]> {
+export async function teacherSites(c: SimulateConfig, sites: string[]): Promise<string[]> {
   if (c.teacher.publicImages === 0) return sites;
   const spec = { sites: PUBLIC_SITES, imagesPerSite: Math.ceil(c.teacher.publicImages / PUBLIC_SITES), size: c.federation.size, seed: publicSeed(c.seed), largeFactor: 1, testFraction: 0.1 };
   return ensureSynth(path.join(c.work, `public-${configHash(spec).slice(0, 10)}`), "the teacher's public collection", spec);
@@ -90,8 +92,7 @@ export function teacherFile(c: SimulateConfig, sites: readonly string[]): string
  * The teacher ONNX file, trained (`fedkd teacher train`) on `teacherData` (teacherSites: its
  * public collection, or the hospitals' pooled sites) unless one for this config exists.
  */
-export async function ensureTeacher(c: SimulateConfig, teacherData: string[] | Promise<string[]>): Promise<string> {
-  const data = await teacherData;
+export async function ensureTeacher(c: SimulateConfig, data: string[]): Promise<string> {
   const file = teacherFile(c, data);
   if (existsSync(file) && existsSync(`${file}.json`)) {
     info(`simulate: reusing the teacher ${file}`);
@@ -101,6 +102,22 @@ export async function ensureTeacher(c: SimulateConfig, teacherData: string[] | P
   args.push('--size', String(c.image.size), '--window', c.image.window, '--normalize', c.image.normalize, '--seed', String(c.seed));
   await fedkdProcess('teacher', args).done;
   return file;
+}
+
+/**
+ * Everything a run needs before round 1, made or reused: the hospitals' sites, the teacher and
+ * the pre-trained student (or none). With a public collection, it is written first; then the
+ * teacher (its own process) and the pre-trained student (this one) train on it at once, while
+ * the hospitals' images are still being written.
+ */
+export async function prepare(c: SimulateConfig): Promise<{ sites: string[]; teacher: string; pretrained?: string }> {
+  if (c.teacher.publicImages === 0) {
+    const sites = await ensureFederation(c);
+    return { sites, teacher: await ensureTeacher(c, sites) };
+  }
+  const publicSites = await teacherSites(c, []);
+  const [sites, teacher, pretrained] = await Promise.all([ensureFederation(c), ensureTeacher(c, publicSites), ensurePretrainedStudent(c, publicSites)]);
+  return { sites, teacher, pretrained };
 }
 
 /**
@@ -136,7 +153,7 @@ export function writeInitialStudent(c: SimulateConfig, file: string, pretrained?
     copyFileSync(pretrained, file);
     return;
   }
-  const model = buildModel(c.student.arch, { inputSize: c.image.size, inputChannels: 1, numClasses: 2, widthMultiplier: c.student.width, seed: c.seed });
+  const model = buildStudent(c);
   writeFileSync(file, packTensors(getNamedWeights(model)));
   model.dispose();
 }

@@ -62,7 +62,7 @@ describe("simulate: the teacher's public collection", () => {
     const file = path.join(dir, 'sim.yaml');
     writeFileSync(file, 'work: work\nseed: 5\nfederation: {imagesPerSite: 8, testImages: 4, size: 32}\nimage: {size: 16}\nteacher: {publicImages: 48}\nstudent: {pretrainEpochs: 2}\n');
     const c = loadSimulateConfig(file, false);
-    const pub = await teacherSites(c, ensureFederation(c));
+    const pub = await teacherSites(c, await ensureFederation(c));
     const weights = await ensurePretrainedStudent(c, pub);
     expect(weights).toBe(pretrainedFile(c, pub));
     // a second implementation: the same recipe on the pooled public training images

@@ -1,18 +1,14 @@
-// One replica of DataParallelTrainer: rebuilds the model, computes gradients on its shard
-// of the batch and applies the averaged gradients with fused Adam.
+// One replica of DataParallelTrainer: rebuilds the model and its loss, then, per request,
+// takes the main thread's current weights and returns the gradients of the loss on its shard.
 import * as tf from '@tensorflow/tfjs';
 import { parentPort } from 'node:worker_threads';
-import { FusedAdamOptimizer } from './adam.ts';
 import { initBackend } from './backend.ts';
-import type { FromReplica, ToReplica } from './data-parallel-protocol.ts';
+import type { FromReplica, ReplicaLoss, Shard, ToReplica } from './data-parallel-protocol.ts';
 
 interface Replica {
   model: tf.LayersModel;
   vars: tf.Variable[];
-  opt: FusedAdamOptimizer;
-  task: 'classification' | 'segmentation';
-  x?: tf.Tensor;
-  y?: tf.Tensor;
+  loss: ReplicaLoss;
 }
 
 let replica: Replica | undefined;
@@ -24,50 +20,49 @@ async function init(m: Extract<ToReplica, { type: 'init' }>): Promise<void> {
   const choice = await initBackend(m.backend);
   const model = await tf.loadLayersModel(tf.io.fromMemory(m.model as tf.io.ModelArtifacts));
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  replica = { model, vars, opt: new FusedAdamOptimizer(m.learningRate), task: m.task };
+  const mod = (await import(m.loss.module)) as Record<string, unknown>;
+  const factory = mod[m.loss.factory];
+  if (typeof factory !== 'function') throw new Error(`${m.loss.module} exports no function ${m.loss.factory}`);
+  replica = { model, vars, loss: (factory as (o: unknown) => ReplicaLoss)(m.loss.options) };
   send({ type: 'ready', backend: choice.name, gradientSize: vars.reduce((s, v) => s + v.size, 0) });
 }
 
-function gradients(r: Replica): void {
-  const { x, y } = r;
-  if (!x || !y) throw new Error('no data');
-  const { value, grads } = tf.variableGrads(() => {
-    const out = r.model.apply(x, { training: true }) as tf.Tensor;
-    return r.task === 'segmentation' ? tf.losses.sigmoidCrossEntropy(y, out) : tf.losses.softmaxCrossEntropy(y, out);
-  }, r.vars);
-  const flat = new Float32Array(r.vars.reduce((s, v) => s + v.size, 0));
+function setWeights(r: Replica, flat: Float32Array): void {
   let o = 0;
-  for (const v of r.vars) {
-    flat.set(grads[v.name].dataSync() as Float32Array, o);
-    o += v.size;
-  }
-  const loss = value.dataSync()[0];
-  tf.dispose([value, ...Object.values(grads)]);
-  send({ type: 'grads', loss, flat }, [flat.buffer]);
+  tf.tidy(() => {
+    for (const v of r.vars) {
+      v.assign(tf.tensor(flat.subarray(o, o + v.size), v.shape));
+      o += v.size;
+    }
+  });
 }
 
-function apply(r: Replica, flat: Float32Array): void {
-  let o = 0;
-  const named = r.vars.map((v) => {
-    const t = tf.tensor(flat.subarray(o, o + v.size), v.shape);
-    o += v.size;
-    return { name: v.name, tensor: t };
-  });
-  r.opt.applyGradients(named);
-  tf.dispose(named.map((n) => n.tensor));
+function gradients(r: Replica, shard: Shard): void {
+  const tensors = Object.fromEntries(Object.entries(shard).map(([k, a]) => [k, tf.tensor(a.data, a.shape, a.data instanceof Int32Array ? 'int32' : 'float32')]));
+  try {
+    const { value, grads } = tf.variableGrads(() => r.loss(r.model, tensors), r.vars);
+    const flat = new Float32Array(r.vars.reduce((s, v) => s + v.size, 0));
+    let o = 0;
+    for (const v of r.vars) {
+      flat.set(grads[v.name].dataSync() as Float32Array, o);
+      o += v.size;
+    }
+    const loss = value.dataSync()[0];
+    tf.dispose([value, ...Object.values(grads)]);
+    send({ type: 'grads', loss, flat }, [flat.buffer]);
+  } finally {
+    tf.dispose(Object.values(tensors));
+  }
 }
 
 function handle(m: ToReplica): Promise<void> | void {
   if (m.type === 'init') return init(m);
   const r = replica;
   if (!r) throw new Error(`replica got '${m.type}' before 'init'`);
-  if (m.type === 'data') {
-    tf.dispose([r.x, r.y].filter((t): t is tf.Tensor => t !== undefined));
-    r.x = tf.tensor(m.x, m.xShape);
-    r.y = tf.tensor(m.y, m.yShape);
-  } else if (m.type === 'grads') gradients(r);
-  else if (m.type === 'apply') apply(r, m.flat);
-  else send({ type: 'weights', values: r.model.getWeights().map((w) => w.dataSync() as Float32Array) });
+  if (m.type === 'grads') {
+    if (m.weights) setWeights(r, m.weights);
+    gradients(r, m.shard);
+  } else send({ type: 'state', values: r.model.nonTrainableWeights.map((w) => w.read().dataSync() as Float32Array) });
 }
 
 // Messages are handled strictly in order: 'init' is the only asynchronous one.

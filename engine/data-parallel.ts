@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Worker } from 'node:worker_threads';
-import type { FromReplica, ReplicaModel, ToReplica } from './data-parallel-protocol.ts';
+import type { FromReplica, ReplicaLossSpec, ReplicaModel, Shard, ToReplica } from './data-parallel-protocol.ts';
 import { tsWorker } from '../core/ts-worker.ts';
 
 /** Options of a data-parallel trainer. */
@@ -9,8 +9,8 @@ export interface DataParallelOptions {
   replicas: number;
   /** tfjs backend each replica starts (as for initBackend). */
   backend?: string;
-  learningRate?: number;
-  task: 'classification' | 'segmentation';
+  /** The loss each replica differentiates (a module and factory a worker thread can import). */
+  loss: ReplicaLossSpec;
 }
 
 class ReplicaHandle {
@@ -60,24 +60,58 @@ async function artifactsOf(model: tf.LayersModel): Promise<ReplicaModel> {
   return { modelTopology: saved.modelTopology as object, weightSpecs: saved.weightSpecs, weightData };
 }
 
+/** [first row, rows] of each of at most `replicas` shards of a batch of `n` rows, as equal as can be (larger shards first). */
+export function shardRows(n: number, replicas: number): [number, number][] {
+  const k = Math.min(n, replicas);
+  const out: [number, number][] = [];
+  let from = 0;
+  for (let i = 0; i < k; i++) {
+    const rows = Math.floor(n / k) + (i < n % k ? 1 : 0);
+    out.push([from, rows]);
+    from += rows;
+  }
+  return out;
+}
+
+/** The trainable weights of `model` as one flat array, in trainableWeights order (what replicas take). */
+export function flatTrainableWeights(model: tf.LayersModel): Float32Array {
+  const vars = model.trainableWeights;
+  const flat = new Float32Array(vars.reduce((s, w) => s + w.read().size, 0));
+  let o = 0;
+  for (const w of vars) {
+    const d = w.read().dataSync() as Float32Array;
+    flat.set(d, o);
+    o += d.length;
+  }
+  return flat;
+}
+
 /**
- * Synchronous data-parallel training over worker threads (as in PyTorch's
- * DistributedDataParallel): each replica computes gradients on its equal shard of the batch,
- * the main thread averages them, and every replica applies the same averaged gradient with
- * Adam, so the replicas stay identical. Batch-norm statistics are per shard, as in DDP
- * without SyncBatchNorm.
+ * Synchronous data-parallel gradients over worker threads (as in PyTorch's
+ * DistributedDataParallel, with the main thread as parameter server): each replica holds a
+ * copy of the model, takes the main thread's current trainable weights with its shard of the
+ * batch, and returns the gradients of its loss; the main thread averages them, weighted by
+ * shard rows, and applies the update with its own optimiser, so every feature of its training
+ * loop (schedule, weight decay, masks, proximal term) holds unchanged. Batch-norm statistics
+ * are per shard, as in DDP without SyncBatchNorm; the moving statistics are replica 0's
+ * (copyStateTo).
  */
 export class DataParallelTrainer {
-  private constructor(private readonly replicas: ReplicaHandle[], readonly backend: string) {}
+  private constructor(private readonly replicas: ReplicaHandle[], readonly backend: string, readonly gradientSize: number) {}
 
   /** Starts `o.replicas` workers, each with a copy of `model` (topology and current weights). */
   static async create(model: tf.LayersModel, o: DataParallelOptions): Promise<DataParallelTrainer> {
     const artifacts = await artifactsOf(model);
     const url = new URL('./data-parallel-worker.ts', import.meta.url);
     const handles = Array.from({ length: o.replicas }, () => new ReplicaHandle(tsWorker(url)));
-    const init: ToReplica = { type: 'init', model: artifacts, backend: o.backend ?? tf.getBackend(), learningRate: o.learningRate ?? 1e-3, task: o.task };
-    const ready = await Promise.all(handles.map((h) => h.ask(init, 'ready')));
-    return new DataParallelTrainer(handles, ready[0].backend);
+    const init: ToReplica = { type: 'init', model: artifacts, backend: o.backend ?? tf.getBackend(), loss: o.loss };
+    try {
+      const ready = await Promise.all(handles.map((h) => h.ask(init, 'ready')));
+      return new DataParallelTrainer(handles, ready[0].backend, ready[0].gradientSize);
+    } catch (e) {
+      await Promise.all(handles.map((h) => h.worker.terminate()));
+      throw e;
+    }
   }
 
   /** Number of replicas. */
@@ -85,38 +119,31 @@ export class DataParallelTrainer {
     return this.replicas.length;
   }
 
-  /** Splits a batch (NHWC images, targets) into equal shards, one per replica; the batch must divide evenly. */
-  setBatch(x: tf.Tensor, y: tf.Tensor): void {
-    const n = x.shape[0];
-    if (n % this.replicas.length !== 0) throw new Error(`batch ${n} does not split into ${this.replicas.length} equal shards`);
-    const xs = tf.split(x, this.replicas.length);
-    const ys = tf.split(y, this.replicas.length);
-    this.replicas.forEach((h, i) => {
-      const xd = xs[i].dataSync() as Float32Array;
-      const yd = ys[i].dataSync() as Float32Array;
-      h.post({ type: 'data', x: xd, xShape: xs[i].shape, y: yd, yShape: ys[i].shape });
-    });
-    tf.dispose([...xs, ...ys]);
-  }
-
-  /** One synchronous step; resolves with the mean loss over the replicas. */
-  async step(): Promise<number> {
-    const parts = await Promise.all(this.replicas.map((h) => h.ask({ type: 'grads' }, 'grads')));
-    const mean = parts[0].flat;
+  /**
+   * One synchronous step's gradients: shard i goes to replica i (at most `size` shards, each
+   * with a `rows` count), after the replicas set their trainable weights to `weights` when
+   * given. Resolves with the row-weighted mean loss and the row-weighted mean gradient, flat
+   * in trainableWeights order: over shards of one batch, the gradient of the batch's mean loss.
+   */
+  async gradients(shards: readonly { shard: Shard; rows: number }[], weights?: Float32Array): Promise<{ loss: number; flat: Float32Array }> {
+    if (shards.length === 0 || shards.length > this.replicas.length) throw new Error(`${shards.length} shards for ${this.replicas.length} replicas`);
+    const parts = await Promise.all(shards.map((s, i) => this.replicas[i].ask({ type: 'grads', shard: s.shard, ...(weights ? { weights } : {}) }, 'grads')));
+    const total = shards.reduce((n, s) => n + s.rows, 0);
+    const flat = parts[0].flat;
+    const w0 = shards[0].rows / total;
+    for (let i = 0; i < flat.length; i++) flat[i] *= w0;
     for (let r = 1; r < parts.length; r++) {
       const f = parts[r].flat;
-      for (let i = 0; i < mean.length; i++) mean[i] += f[i];
+      const w = shards[r].rows / total;
+      for (let i = 0; i < flat.length; i++) flat[i] += w * f[i];
     }
-    const k = 1 / parts.length;
-    for (let i = 0; i < mean.length; i++) mean[i] *= k;
-    for (const h of this.replicas) h.post({ type: 'apply', flat: mean });
-    return parts.reduce((s, p) => s + p.loss, 0) * k;
+    return { loss: parts.reduce((s, p, i) => s + (p.loss * shards[i].rows) / total, 0), flat };
   }
 
-  /** Copies replica 0's weights (including its batch-norm moving statistics) into `model`. */
-  async copyWeightsTo(model: tf.LayersModel): Promise<void> {
-    const { values } = await this.replicas[0].ask({ type: 'weights' }, 'weights');
-    tf.tidy(() => model.setWeights(model.weights.map((w, i) => tf.tensor(values[i], w.shape as number[]))));
+  /** Copies replica 0's non-trainable weights (batch-norm moving statistics) into `model`. */
+  async copyStateTo(model: tf.LayersModel): Promise<void> {
+    const { values } = await this.replicas[0].ask({ type: 'state' }, 'state');
+    tf.tidy(() => model.nonTrainableWeights.forEach((w, i) => w.write(tf.tensor(values[i], w.shape as number[]))));
   }
 
   /** Stops the workers. */

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { FusedAdamOptimizer } from './adam.ts';
-import { DataParallelTrainer } from './data-parallel.ts';
+import { DataParallelTrainer, flatTrainableWeights, shardRows } from './data-parallel.ts';
+import type { ShardArray } from './data-parallel-protocol.ts';
+import { crossEntropyLossSpec } from './replica-losses.ts';
 
 /** Steps run before timing starts (kernel setup, XNNPACK operator creation, heap growth). */
 export const WARMUP_STEPS = 3;
@@ -42,11 +44,6 @@ function randomTargets(model: tf.LayersModel, o: ThroughputOptions, seed: number
   return tf.tidy(() => tf.oneHot(tf.randomUniform([o.batch], 0, classes, 'int32', seed), classes).toFloat());
 }
 
-/**
- * Trains `model` with Adam (lr 1e-3, fedkd's fused kernel) on one fixed random batch, after a warm-up, and reports
- * images per second over at least MIN_TIMED_MS / MIN_TIMED_STEPS. BN runs in training mode,
- * as in real training. The current tfjs backend is used; the model's weights change.
- */
 /** Runs `step` after a warm-up for at least the minimum time and steps; returns what it measured. */
 async function timeSteps(step: () => Promise<number> | number, o: ThroughputOptions): Promise<TrainingThroughput> {
   for (let i = 0; i < (o.warmupSteps ?? WARMUP_STEPS); i++) await step();
@@ -72,12 +69,19 @@ async function timeSteps(step: () => Promise<number> | number, o: ThroughputOpti
   };
 }
 
+/** Rows from…from+rows of a tensor as a shard array. */
+function sliceOf(t: tf.Tensor, from: number, rows: number): ShardArray {
+  const per = t.size / t.shape[0];
+  return { data: (t.dataSync() as Float32Array).slice(from * per, (from + rows) * per), shape: [rows, ...t.shape.slice(1)] };
+}
+
 /**
  * Trains `model` with Adam (lr 1e-3, fedkd's fused kernel) on one fixed random batch, after a
  * warm-up, and reports images per second over at least MIN_TIMED_MS / MIN_TIMED_STEPS. BN runs
  * in training mode, as in real training. With `replicas` > 1 the batch is split over that many
- * worker threads (DataParallelTrainer) on the current backend; otherwise this thread trains.
- * The model's weights change only in the single-thread case.
+ * worker threads (DataParallelTrainer) on the current backend; they return gradients this
+ * thread averages and applies, and take the new weights with the next step's shards. The
+ * model's weights change.
  */
 export async function measureTrainingThroughput(model: tf.LayersModel, o: ThroughputOptions): Promise<TrainingThroughput> {
   const seed = o.seed ?? 1;
@@ -86,11 +90,29 @@ export async function measureTrainingThroughput(model: tf.LayersModel, o: Throug
   const y = randomTargets(model, o, seed + 1);
   try {
     if ((o.replicas ?? 1) > 1) {
-      const trainer = await DataParallelTrainer.create(model, { replicas: o.replicas ?? 1, task: o.task, learningRate: 1e-3 });
+      const trainer = await DataParallelTrainer.create(model, { replicas: o.replicas ?? 1, loss: crossEntropyLossSpec(o.task) });
+      const opt = new FusedAdamOptimizer(1e-3);
+      const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
       try {
-        trainer.setBatch(x, y);
-        return await timeSteps(() => trainer.step(), o);
+        const shards = shardRows(o.batch, trainer.size).map(([from, rows]) => ({
+          rows,
+          shard: { x: sliceOf(x, from, rows), y: sliceOf(y, from, rows) },
+        }));
+        const step = async (): Promise<number> => {
+          const { loss, flat } = await trainer.gradients(shards, flatTrainableWeights(model));
+          let off = 0;
+          const named = vars.map((v) => {
+            const tensor = tf.tensor(flat.subarray(off, off + v.size), v.shape);
+            off += v.size;
+            return { name: v.name, tensor };
+          });
+          opt.applyGradients(named);
+          tf.dispose(named.map((n) => n.tensor));
+          return loss;
+        };
+        return await timeSteps(step, o);
       } finally {
+        opt.dispose();
         await trainer.close();
       }
     }

@@ -16,27 +16,55 @@ export function batchRanges(order: readonly number[], batchSize: number): number
   return out;
 }
 
+/** A batch's rows as plain arrays, before they become tensors (makeBatch) or shards for replicas (train/replicas.ts). */
+export interface BatchArrays {
+  rows: number;
+  size: number;
+  channels: number;
+  x: Float32Array;
+  labels: Int32Array;
+  /** Teacher logits, rows × classes. */
+  softLabels?: { data: Float32Array; classes: number };
+  /** 0/1 masks, rows × size × size. */
+  masks?: Float32Array;
+}
+
 /**
- * Gathers rows of `set` (and of `softLabels`, N × classes) into a Batch of tensors,
- * augmenting each image with `rng` when `augment` is given. The caller disposes the batch.
+ * Gathers rows of `set` (and of `softLabels`, N × classes) into arrays, augmenting each image
+ * with `rng` when `augment` is given, in row order.
  */
-export function makeBatch(set: ImageSet, rows: readonly number[], opts: { softLabels?: Float32Array; numClasses?: number; augment?: AugmentConfig; rng?: Rng } = {}): Batch {
+export function batchArrays(set: ImageSet, rows: readonly number[], opts: { softLabels?: Float32Array; numClasses?: number; augment?: AugmentConfig; rng?: Rng } = {}): BatchArrays {
   const { x, labels, masks } = subset(set, rows);
   if (masks) for (let j = 0; j < masks.length; j++) masks[j] = masks[j] !== 0 ? 1 : 0;
   if (opts.augment && opts.rng) for (let i = 0; i < rows.length; i++) augmentImage(x, masks, i, set, opts.augment, opts.rng);
-  const batch: Batch = {
-    x: tf.tensor4d(x, [rows.length, set.size, set.size, set.channels]),
-    labels: tf.tensor1d(labels, 'int32'),
-  };
-  if (masks) batch.masks = tf.tensor4d(masks, [rows.length, set.size, set.size, 1]);
+  const out: BatchArrays = { rows: rows.length, size: set.size, channels: set.channels, x, labels, ...(masks ? { masks } : {}) };
   if (opts.softLabels) {
     const k = opts.numClasses ?? opts.softLabels.length / set.n;
     const soft = new Float32Array(rows.length * k);
     const src = opts.softLabels;
     rows.forEach((r, i) => soft.set(src.subarray(r * k, (r + 1) * k), i * k));
-    batch.softLabels = tf.tensor2d(soft, [rows.length, k]);
+    out.softLabels = { data: soft, classes: k };
   }
+  return out;
+}
+
+/** The tensors of a batch's arrays. The caller disposes the batch. */
+export function batchTensors(a: BatchArrays): Batch {
+  const batch: Batch = {
+    x: tf.tensor4d(a.x, [a.rows, a.size, a.size, a.channels]),
+    labels: tf.tensor1d(a.labels, 'int32'),
+  };
+  if (a.masks) batch.masks = tf.tensor4d(a.masks, [a.rows, a.size, a.size, 1]);
+  if (a.softLabels) batch.softLabels = tf.tensor2d(a.softLabels.data, [a.rows, a.softLabels.classes]);
   return batch;
+}
+
+/**
+ * Gathers rows of `set` (and of `softLabels`, N × classes) into a Batch of tensors,
+ * augmenting each image with `rng` when `augment` is given. The caller disposes the batch.
+ */
+export function makeBatch(set: ImageSet, rows: readonly number[], opts: { softLabels?: Float32Array; numClasses?: number; augment?: AugmentConfig; rng?: Rng } = {}): Batch {
+  return batchTensors(batchArrays(set, rows, opts));
 }
 
 /** Augments row `i` of a batch with data/'s augmentation, writing back into the batch arrays. */

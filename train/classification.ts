@@ -54,6 +54,8 @@ export function classificationTask(opts: { numClasses: number; kd?: KdOptions })
   const k = opts.numClasses;
   return {
     name: 'classification',
+    // train/replicas.ts classificationLoss: this task's batchLoss, rebuilt in a replica's thread
+    replicaLoss: { module: new URL('./replicas.ts', import.meta.url).href, factory: 'classificationLoss', options: { numClasses: k, ...(opts.kd ? { kd: opts.kd } : {}) } },
     batchLoss(model: tf.LayersModel, batch: Batch, training: boolean): tf.Scalar {
       return tf.tidy(() => {
         const logits = model.apply(batch.x, { training }) as tf.Tensor2D;

@@ -6,12 +6,14 @@ import { packTensors, type NamedTensor } from '../core/tensors.ts';
 import type { KdOptions } from '../distill/losses.ts';
 import { getNamedWeights as readWeights, setNamedWeights as writeWeights } from '../models/weights.ts';
 import type { AugmentConfig } from '../data/index.ts';
-import { batchRanges, disposeBatch, makeBatch, shuffledOrder } from './batches.ts';
+import { DataParallelTrainer } from '../engine/data-parallel.ts';
+import { batchArrays, batchRanges, batchTensors, disposeBatch, shuffledOrder } from './batches.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState, type EpochRecord } from './checkpoint.ts';
 import { classificationTask } from './classification.ts';
 import { LocalOptimizer, type OptimizerConfig } from './optimizer.ts';
 import { learningRateAt, type LrSchedule } from './schedule.ts';
-import { anchorTensors, applyMasks, maskTensors, trainStep, type MaskHookLike, type StepContext, type WeightMask } from './step.ts';
+import { shardsOf } from './replicas.ts';
+import { anchorTensors, applyMasks, maskTensors, trainStep, trainStepOnReplicas, type MaskHookLike, type StepContext, type WeightMask } from './step.ts';
 import type { ImageSet, Metrics, Task } from './types.ts';
 import { trainableVariables } from './weights.ts';
 
@@ -35,6 +37,13 @@ export interface TrainConfig {
   checkpointDir?: string;
   /** Label of the progress bar. */
   label?: string;
+  /**
+   * Worker threads computing each batch's gradients on equal shards (engine/data-parallel.ts;
+   * e.g. one per core), for a task with a `replicaLoss`; this thread averages them and steps.
+   * Batch-norm statistics are then per shard, so results differ slightly from one thread's.
+   * Default 1: this thread trains alone.
+   */
+  replicas?: number;
 }
 
 /** Inputs of trainLocal: the one loop standalone and federated training share. */
@@ -90,7 +99,7 @@ function runKey(input: TrainLocalInput, task: Task): string {
  * One pass over the training set in an order and with augmentations drawn from the run seed
  * and the epoch number alone, so a resumed run repeats them. Advances `state.step`.
  */
-function runEpoch(ctx: StepContext, input: TrainLocalInput, numClasses: number, epoch: number, state: CheckpointState): { trainLoss: number; lr: number } {
+async function runEpoch(ctx: StepContext, input: TrainLocalInput, numClasses: number, epoch: number, state: CheckpointState, replicas?: DataParallelTrainer): Promise<{ trainLoss: number; lr: number }> {
   const { train, config: cfg } = input;
   const stepsPerEpoch = Math.ceil(train.n / cfg.batchSize);
   const seedRng = new Rng(cfg.seed);
@@ -103,11 +112,15 @@ function runEpoch(ctx: StepContext, input: TrainLocalInput, numClasses: number, 
   try {
     for (const rows of batchRanges(order, cfg.batchSize)) {
       lr = learningRateAt(cfg.schedule, state.step, cfg.epochs * stepsPerEpoch);
-      const batch = makeBatch(train, rows, { softLabels: input.softLabels, numClasses, augment: cfg.augment, rng: augRng });
-      try {
-        lossSum += trainStep(ctx, batch, lr) * rows.length;
-      } finally {
-        disposeBatch(batch);
+      const arrays = batchArrays(train, rows, { softLabels: input.softLabels, numClasses, augment: cfg.augment, rng: augRng });
+      if (replicas) lossSum += (await trainStepOnReplicas(ctx, replicas, shardsOf(arrays, replicas.size), lr)) * rows.length;
+      else {
+        const batch = batchTensors(arrays);
+        try {
+          lossSum += trainStep(ctx, batch, lr) * rows.length;
+        } finally {
+          disposeBatch(batch);
+        }
       }
       seen += rows.length;
       state.step++;
@@ -117,6 +130,14 @@ function runEpoch(ctx: StepContext, input: TrainLocalInput, numClasses: number, 
     bar.stop();
   }
   return { trainLoss: lossSum / train.n, lr };
+}
+
+/** The data-parallel replicas of a run with `replicas` > 1 (TrainConfig.replicas), or none. */
+async function startReplicas(model: tf.LayersModel, task: Task, replicas: number): Promise<DataParallelTrainer | undefined> {
+  if (!Number.isInteger(replicas) || replicas < 1) throw new Error(`replicas must be a whole number of at least 1, not ${replicas}`);
+  if (replicas === 1) return undefined;
+  if (!task.replicaLoss) throw new Error(`the ${task.name} task cannot train on ${replicas} replicas (it has no replicaLoss); use 1`);
+  return DataParallelTrainer.create(model, { replicas, loss: task.replicaLoss });
 }
 
 /**
@@ -147,6 +168,7 @@ export async function trainLocal(input: TrainLocalInput): Promise<TrainLocalResu
     best = resumed.tensors.best;
   }
   applyMasks(ctx);
+  const replicas = await startReplicas(model, task, cfg.replicas ?? 1);
   const patience = cfg.earlyStopping?.patience ?? Infinity;
   let stoppedEarly = false;
   try {
@@ -163,7 +185,8 @@ export async function trainLocal(input: TrainLocalInput): Promise<TrainLocalResu
         best = undefined;
       }
       const t0 = Date.now();
-      const { trainLoss, lr } = runEpoch(ctx, input, numClasses, epoch, state);
+      const { trainLoss, lr } = await runEpoch(ctx, input, numClasses, epoch, state, replicas);
+      await replicas?.copyStateTo(model);
       const valMetrics = val ? task.evaluate(model, val, cfg.batchSize) : undefined;
       const score = valMetrics ? task.score(valMetrics) : -trainLoss;
       if (score > state.bestScore + (cfg.earlyStopping?.minDelta ?? 0)) {
@@ -177,6 +200,7 @@ export async function trainLocal(input: TrainLocalInput): Promise<TrainLocalResu
       input.onEpochEnd?.(record);
     }
   } finally {
+    await replicas?.close();
     ctx.optimizer.dispose();
     tf.dispose([...(ctx.proximal?.anchor ?? []), ...(ctx.masks ?? []).filter((m): m is tf.Tensor => m !== undefined)]);
   }

@@ -28,6 +28,8 @@ export interface ClassifierRecipe {
   kd?: KdOptions;
   checkpointDir?: string;
   label?: string;
+  /** Data-parallel worker threads (TrainConfig.replicas); default 1. */
+  replicas?: number;
 }
 
 /** The defaults the commands and the KD benchmark start from. */
@@ -121,6 +123,7 @@ export async function trainClassifier(input: {
         earlyStopping: r.patience ? { patience: r.patience } : undefined,
         checkpointDir: r.checkpointDir,
         label: r.label ?? r.arch,
+        ...(r.replicas && r.replicas > 1 ? { replicas: r.replicas } : {}),
       },
       onEpochEnd: input.onEpochEnd,
     });

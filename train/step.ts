@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedTensor } from '../core/tensors.ts';
+import { flatTrainableWeights, type DataParallelTrainer } from '../engine/data-parallel.ts';
+import type { Shard } from '../engine/data-parallel-protocol.ts';
 import type { MaskHook } from '../prune/apply-masks.ts';
 import type { LocalOptimizer } from './optimizer.ts';
 import type { Batch, Task } from './types.ts';
@@ -40,7 +42,6 @@ export interface StepContext {
  * gradients, the optimiser update at `lr`, then masked weights. Returns the batch loss.
  */
 export function trainStep(ctx: StepContext, batch: Batch, lr: number): number {
-  const varNames = ctx.vars.map((v) => v.name);
   const loss = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => {
       const l = ctx.task.batchLoss(ctx.model, batch, true);
@@ -49,20 +50,53 @@ export function trainStep(ctx: StepContext, batch: Batch, lr: number): number {
       const dist = tf.addN(ctx.vars.map((v, i) => tf.sum(tf.squaredDifference(v, anchor[i]))));
       return tf.add(l, tf.mul(dist, mu / 2)) as tf.Scalar;
     }, ctx.vars);
-    const masked = ctx.maskHook ? ctx.maskHook.maskGradients(grads) : grads;
-    const ordered = varNames.map((n, i) => {
-      const g = masked[n];
-      const m = ctx.masks?.[i];
-      return m ? tf.mul(g, m) : g;
-    });
-    ctx.optimizer.step(ordered, lr);
-    applyMasks(ctx);
+    update(ctx, grads, lr);
     return value;
   });
   const v = loss.dataSync()[0];
   loss.dispose();
   ctx.afterStep?.(ctx.model);
   return v;
+}
+
+/**
+ * The same step with the task loss's gradients computed by data-parallel replicas on the
+ * batch's shards (DataParallelTrainer, sent this thread's current weights): the proximal
+ * term's gradient μ(w − w_global) is added here, then masks, the update and masked weights as
+ * in trainStep. Returns the batch loss.
+ */
+export async function trainStepOnReplicas(ctx: StepContext, replicas: DataParallelTrainer, shards: readonly { rows: number; shard: Shard }[], lr: number): Promise<number> {
+  const { loss, flat } = await replicas.gradients(shards, flatTrainableWeights(ctx.model));
+  const prox = tf.tidy(() => {
+    let off = 0;
+    const grads: tf.NamedTensorMap = {};
+    for (const v of ctx.vars) {
+      grads[v.name] = tf.tensor(flat.subarray(off, off + v.size), v.shape);
+      off += v.size;
+    }
+    let dist = 0;
+    if (ctx.proximal && ctx.proximal.mu !== 0) {
+      const { mu, anchor } = ctx.proximal;
+      ctx.vars.forEach((v, i) => (grads[v.name] = tf.add(grads[v.name], tf.mul(tf.sub(v, anchor[i]), mu))));
+      dist = (mu / 2) * tf.addN(ctx.vars.map((v, i) => tf.sum(tf.squaredDifference(v, anchor[i])))).dataSync()[0];
+    }
+    update(ctx, grads, lr);
+    return dist;
+  });
+  ctx.afterStep?.(ctx.model);
+  return loss + prox;
+}
+
+/** Masked gradients (by variable name), the optimiser update at `lr`, then masked weights. */
+function update(ctx: StepContext, grads: tf.NamedTensorMap, lr: number): void {
+  const masked = ctx.maskHook ? ctx.maskHook.maskGradients(grads) : grads;
+  const ordered = ctx.vars.map((v, i) => {
+    const g = masked[v.name];
+    const m = ctx.masks?.[i];
+    return m ? tf.mul(g, m) : g;
+  });
+  ctx.optimizer.step(ordered, lr);
+  applyMasks(ctx);
 }
 
 /** Zeroes the masked entries of the weights. */

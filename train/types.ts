@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import type { ReplicaLossSpec } from '../engine/data-parallel-protocol.ts';
 
 /**
  * A labelled image set as train/ reads it: the shape data/'s `loadDataset` returns
@@ -47,6 +48,8 @@ export interface Metrics {
  */
 export interface Task {
   readonly name: string;
+  /** How a data-parallel replica rebuilds batchLoss in its own thread (TrainConfig.replicas); absent: this task trains in one thread only. */
+  readonly replicaLoss?: ReplicaLossSpec;
   /** Loss of a batch; `training` is passed to the model (batch-norm statistics, dropout). */
   batchLoss(model: tf.LayersModel, batch: Batch, training: boolean): tf.Scalar;
   /** Metrics of the model over a whole set, computed in batches. */

@@ -30,6 +30,7 @@ export interface TrainingFlags {
   size: number;
   window: 'file' | 'auto' | 'minmax' | 'lung' | 'mediastinum' | 'bone';
   normalize: 'unit' | 'zscore';
+  replicas: number;
 }
 
 function seedInt(v: string): number {
@@ -53,7 +54,8 @@ export function trainingFlags(cmd: Command, defaults: { arch: string; epochs: nu
     .option('--checkpoint <dir>', 'checkpoint folder (an interrupted run resumes from it)')
     .option('--size <px>', 'model input size (images are resized to size×size)', positiveInt, 64)
     .option('--window <w>', 'VOI window: file, auto, minmax, lung, mediastinum, bone', oneOf(['file', 'auto', 'minmax', 'lung', 'mediastinum', 'bone'] as const), 'file')
-    .option('--normalize <n>', 'unit ([0, 1]) or zscore (per image)', oneOf(['unit', 'zscore'] as const), 'zscore');
+    .option('--normalize <n>', 'unit ([0, 1]) or zscore (per image)', oneOf(['unit', 'zscore'] as const), 'zscore')
+    .option('--replicas <n>', 'worker threads computing each batch\'s gradients on equal shards, e.g. one per core (batch-norm statistics are then per shard)', positiveInt, 1);
 }
 
 /** The recipe the flags describe. */
@@ -70,6 +72,7 @@ export function recipeOf(f: TrainingFlags, checkpointDir: string): ClassifierRec
     patience: f.patience,
     augment: f.augment ? DEFAULT_RECIPE.augment : undefined,
     checkpointDir: f.checkpoint ?? checkpointDir,
+    replicas: f.replicas,
   };
 }
 

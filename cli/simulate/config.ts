@@ -24,9 +24,10 @@ export const simulateSchema = z
         size: z.number().int().min(16).default(128),
         largeFactor: z.number().min(1).default(3),
         /**
-         * Held-out images at every site (the default, 1,000), or instead `testFraction` of each
+         * Held-out images at every site (the default, 2,000), or instead `testFraction` of each
          * site's images. Issue 5 judges the sites' AUCs to 0.03 apart; a 240-image split gives the
-         * hardest site a standard error of 0.021, 1,000 images about 0.01 (docs/FIGURES.md).
+         * hardest site a standard error of 0.021, 1,000 images about 0.009, and four such splits
+         * alone measure a spread of about 0.015 between equally good sites (docs/FIGURES.md).
          */
         testImages: z.number().int().min(2).optional(),
         testFraction: z.number().gt(0).lt(1).optional(),
@@ -54,6 +55,13 @@ export const simulateSchema = z
          * hospitals' pooled training images instead (then use about 40 epochs).
          */
         publicImages: z.number().int().min(0).default(3200),
+        /**
+         * Worker threads training the teacher data-parallel (`fedkd teacher train --replicas`).
+         * The pre-trained student holds a core only for the first part of the teacher's training,
+         * so on two cores the teacher takes both for the rest. A fixed 2, not the core count, so
+         * one config trains the same teacher on every machine (batch-norm statistics are per shard).
+         */
+        replicas: z.number().int().min(1).max(64).default(2),
       })
       .strict()
       .prefault({}),
@@ -109,7 +117,7 @@ export const QUICK: Record<string, unknown> = {
 };
 
 /** Held-out images per site when the config names neither testImages nor testFraction. */
-export const DEFAULT_TEST_IMAGES = 1000;
+export const DEFAULT_TEST_IMAGES = 2000;
 
 /** The preset without its test split when the user's config chooses one, so the two never clash. */
 function withoutPresetSplit(preset: Record<string, unknown>, raw: Record<string, unknown>): Record<string, unknown> {

@@ -98,7 +98,7 @@ export async function ensureTeacher(c: SimulateConfig, data: string[]): Promise<
     info(`simulate: reusing the teacher ${file}`);
     return file;
   }
-  const args = ['teacher', 'train', '--data', ...data, '--out', file, '--arch', c.teacher.arch, '--width', String(c.teacher.width), '--epochs', String(c.teacher.epochs), '--lr', String(c.teacher.lr), '--batch-size', String(c.teacher.batchSize)];
+  const args = ['teacher', 'train', '--data', ...data, '--out', file, '--arch', c.teacher.arch, '--width', String(c.teacher.width), '--epochs', String(c.teacher.epochs), '--lr', String(c.teacher.lr), '--batch-size', String(c.teacher.batchSize), '--replicas', String(c.teacher.replicas)];
   args.push('--size', String(c.image.size), '--window', c.image.window, '--normalize', c.image.normalize, '--seed', String(c.seed));
   await fedkdProcess('teacher', args).done;
   return file;

@@ -45,9 +45,9 @@ describe('simulate: the pruning block', () => {
 });
 
 describe('simulate: the test split', () => {
-  it('holds 1,000 test images at every site by default; testFraction instead when asked; never both', () => {
+  it('holds 2,000 test images at every site by default; testFraction instead when asked; never both', () => {
     const d = loadSimulateConfig(undefined, false).federation;
-    expect([d.imagesPerSite, d.testImages, d.testFraction]).toEqual([160, 1000, undefined]);
+    expect([d.imagesPerSite, d.testImages, d.testFraction]).toEqual([160, 2000, undefined]);
     expect(loadSimulateConfig(undefined, true).federation.testFraction).toBe(0.5); // --quick keeps its fraction
     const own = loadSimulateConfig(yaml('federation: {testFraction: 0.6, imagesPerSite: 400}\n'), false).federation;
     expect([own.testImages, own.testFraction]).toEqual([undefined, 0.6]);

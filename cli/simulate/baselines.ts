@@ -62,7 +62,7 @@ export async function loadSites(c: SimulateConfig, sites: string[], teacher: str
 }
 
 function recipe(c: SimulateConfig, label: string) {
-  return { arch: c.student.arch, widthMultiplier: c.student.width, epochs: c.baselines.epochs, batchSize: c.student.batchSize, lr: c.student.lr, seed: c.seed, label };
+  return { arch: c.student.arch, widthMultiplier: c.student.width, epochs: c.baselines.epochs, batchSize: c.student.batchSize, lr: c.student.lr, kd: { temperature: c.student.temperature, alpha: c.student.alpha }, seed: c.seed, label };
 }
 
 /**

@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../../core/errors.ts';
 import { strategySchema } from '../../coordinator/config.ts';
+import { DEFAULT_ALPHA, DEFAULT_TEMPERATURE } from '../../distill/losses.ts';
 import { simulatePruningSchema } from './pruning-config.ts';
 
 /** `fedkd simulate`'s config: the synthetic federation, the teacher, the student, the rounds, and the baselines. */
@@ -74,6 +75,9 @@ export const simulateSchema = z
         width: z.number().positive().default(0.5),
         batchSize: z.number().int().positive().default(16),
         lr: z.number().positive().default(5e-3),
+        /** Distillation (distill/losses.ts): softmax temperature T and weight α of the soft term, 1 − α on the hard labels; the federation and both baselines use them. */
+        temperature: z.number().positive().default(DEFAULT_TEMPERATURE),
+        alpha: z.number().min(0).max(1).default(DEFAULT_ALPHA),
         /** Epochs on the public collection's labels before round 1, beside the teacher's training (cli/simulate/pretrain.ts); 0 starts from random weights. */
         pretrainEpochs: z.number().int().min(0).default(20),
       })

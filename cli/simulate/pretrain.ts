@@ -21,10 +21,15 @@ import { pool } from '../../train/split.ts';
 import type { SimulateConfig } from './config.ts';
 import { imagePreprocess } from './student.ts';
 
-/** Where the pre-trained student for this config lives (a weights file under `work`), keyed on the student, the images and the public collection's folders. */
+/**
+ * Where the pre-trained student for this config lives (a weights file under `work`), keyed on
+ * what pre-training uses (the student's architecture and training settings, not its
+ * distillation ones), the images and the public collection's folders.
+ */
 export function pretrainedFile(c: SimulateConfig, publicSites: readonly string[]): string {
   const rel = publicSites.map((s) => path.relative(c.work, s).split(path.sep).join('/'));
-  const key = configHash({ s: c.student, i: c.image, sites: rel, seed: c.seed });
+  const { temperature: _t, alpha: _a, ...student } = c.student;
+  const key = configHash({ s: student, i: c.image, sites: rel, seed: c.seed });
   return path.join(c.work, `student-init-${key.slice(0, 10)}.fkw`);
 }
 

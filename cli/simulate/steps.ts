@@ -141,6 +141,8 @@ export function studentRoundConfig(c: SimulateConfig): Record<string, string | n
     numClasses: 2,
     batchSize: c.student.batchSize,
     lr: c.student.lr,
+    temperature: c.student.temperature,
+    alpha: c.student.alpha,
     seed: c.seed,
     window: c.image.window,
     normalize: c.image.normalize,

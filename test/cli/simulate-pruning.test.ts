@@ -3,6 +3,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSimulateConfig } from '../../cli/simulate/config.ts';
 import { coordinatorPruning } from '../../cli/simulate/pruning.ts';
+import { pretrainedFile } from '../../cli/simulate/pretrain.ts';
+import { studentRoundConfig } from '../../cli/simulate/steps.ts';
+import { studentSpec } from '../../client/kd-trainer.ts';
+import type { RoundConfig } from '../../proto/types.ts';
 import { UserError } from '../../core/errors.ts';
 import { buildModel, countMacs } from '../../models/index.ts';
 import { federatedMasks, shrinkModel } from '../../prune/index.ts';
@@ -54,5 +58,20 @@ describe('simulate: the test split', () => {
     const quick = loadSimulateConfig(yaml('federation: {testImages: 300}\n'), true).federation;
     expect([quick.imagesPerSite, quick.testImages, quick.testFraction]).toEqual([96, 300, undefined]);
     expect(() => loadSimulateConfig(yaml('federation: {testImages: 300, testFraction: 0.5}\n'), false)).toThrow(/give testImages or testFraction, not both/);
+  });
+});
+
+describe('simulate: distillation settings', () => {
+  it("reach every site's student spec through the round config, and the pre-trained student's cache key ignores them", () => {
+    const c = loadSimulateConfig(yaml('student: {temperature: 2, alpha: 0.9}\n'), false);
+    // the client's own reading of the round config (client/kd-trainer.ts)
+    const spec = studentSpec(studentRoundConfig(c) as RoundConfig);
+    expect([spec.temperature, spec.alpha, spec.arch, spec.batchSize]).toEqual([2, 0.9, 'cnn-s', 16]);
+    const d = studentSpec(studentRoundConfig(loadSimulateConfig(undefined, false)) as RoundConfig);
+    expect([d.temperature, d.alpha]).toEqual([4, 0.7]);
+    const key = (k: ReturnType<typeof loadSimulateConfig>): string => path.basename(pretrainedFile(k, [path.join(k.work, 'public', 'site-a')]));
+    expect(key(c)).toBe(key(loadSimulateConfig(undefined, false)));
+    expect(key(loadSimulateConfig(yaml('student: {lr: 0.001}\n'), false))).not.toBe(key(c));
+    expect(() => loadSimulateConfig(yaml('student: {alpha: 1.5}\n'), false)).toThrow(/student\.alpha/);
   });
 });

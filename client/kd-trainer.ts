@@ -37,6 +37,23 @@ export interface StudentSpec {
   /** KD temperature and weight of the soft term. */
   temperature: number;
   alpha: number;
+  /**
+   * The local learning rate across rounds: 'constant' (`lr` every round, the default), or
+   * 'cosine' from `lr` at round 1 down to `lr`·`minLrFactor` at round `totalRounds` (the
+   * schedule the single-site and centralised baselines follow over their epochs).
+   */
+  lrDecay: 'constant' | 'cosine';
+  totalRounds: number;
+  minLrFactor: number;
+}
+
+/** The local learning rate of round `round` (1-based) under the spec's decay across rounds. */
+export function roundLearningRate(spec: Pick<StudentSpec, 'lr' | 'lrDecay' | 'totalRounds' | 'minLrFactor'>, round: number): number {
+  if (spec.lrDecay !== 'cosine' && spec.lrDecay !== 'constant') throw new UserError(`round config: lrDecay must be constant or cosine, not ${String(spec.lrDecay)}`);
+  if (spec.lrDecay === 'constant' || spec.totalRounds <= 1) return spec.lr;
+  const t = Math.min(1, Math.max(0, (round - 1) / (spec.totalRounds - 1)));
+  const min = spec.lr * spec.minLrFactor;
+  return min + ((spec.lr - min) * (1 + Math.cos(Math.PI * t))) / 2;
 }
 
 /** Defaults of the student spec, for keys the round config (and the teacher's sidecar) leave out; as `fedkd train`'s. */
@@ -52,6 +69,9 @@ export const DEFAULT_STUDENT: StudentSpec = {
   normalize: 'zscore',
   temperature: 4,
   alpha: 0.7,
+  lrDecay: 'constant',
+  totalRounds: 0,
+  minLrFactor: 0.1,
 };
 
 /** The teacher's preprocessing from its sidecar (`<teacher>.json`, written by `fedkd teacher train`), if any. */
@@ -153,10 +173,11 @@ export class KdTrainer implements SiteTrainer {
         epochs: config.localEpochs,
         batchSize: spec.batchSize,
         optimizer: DEFAULT_RECIPE.optimizer,
-        // constant within a round, as in FedAvg (McMahan et al. 2017): a cosine restarted every
+        // constant within a round, as in FedAvg (McMahan et al. 2017), and across rounds unless
+        // the spec decays it (roundLearningRate): a cosine restarted every
         // round spends each round's later steps at a tenth of the rate, and the student stayed
         // near chance for the first three rounds (docs/FIGURES.md, federation, session 3)
-        schedule: { lr: spec.lr, kind: 'constant', warmupSteps: 0 },
+        schedule: { lr: roundLearningRate(spec, config.round), kind: 'constant', warmupSteps: 0 },
         seed: spec.seed * 1000 + config.round,
         augment: DEFAULT_RECIPE.augment,
         kd: { temperature: spec.temperature, alpha: spec.alpha },

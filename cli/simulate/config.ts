@@ -89,6 +89,9 @@ export const simulateSchema = z
         // fresh test set where 12 reached 0.951 (seed 1; docs/FIGURES.md, session 6)
         rounds: z.number().int().positive().default(12),
         localEpochs: z.number().int().positive().default(5),
+        /** The sites' learning rate across rounds (client/kd-trainer.ts roundLearningRate): constant, or a cosine from `student.lr` to `minLrFactor` of it at the last round, as the baselines' over their epochs. */
+        lrDecay: z.enum(['constant', 'cosine']).default('constant'),
+        minLrFactor: z.number().min(0).max(1).default(0.1),
         fraction: z.number().gt(0).max(1).default(1),
         strategy: strategySchema.default({ name: 'fedavg' }),
       })

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KdTrainer, studentSpec } from '../../client/kd-trainer.ts';
+import { KdTrainer, roundLearningRate, studentSpec } from '../../client/kd-trainer.ts';
 import { initBackend } from '../../engine/backend.ts';
 import { buildModel } from '../../models/index.ts';
 import { getNamedWeights, setNamedWeights } from '../../models/weights.ts';
@@ -52,5 +52,19 @@ describe('KdTrainer: the hospital trainer over train/, data/ and distill/', () =
     setNamedWeights(model, global);
     const probs = softmaxRows(predictLogits(model, test, 16), 2);
     expect(e.metrics.auc).toBeCloseTo(classifierAuc(probs, test.labels, 2), 6);
+  });
+});
+
+describe('roundLearningRate: the local learning rate across rounds', () => {
+  it('constant by default; a cosine from lr to lr·minLrFactor over the rounds when asked (hand-computed)', () => {
+    const spec = studentSpec({ round: 1, localEpochs: 1, lr: 0.01, totalRounds: 5, minLrFactor: 0.1 } as RoundConfig);
+    expect([1, 3, 5].map((r) => roundLearningRate(spec, r))).toEqual([0.01, 0.01, 0.01]);
+    const cos = { ...spec, lrDecay: 'cosine' as const };
+    // t = (r − 1)/4; lr(t) = 0.001 + 0.009·(1 + cos πt)/2
+    const want = [0.01, 0.001 + 0.009 * (1 + Math.SQRT1_2) / 2, 0.0055, 0.001 + 0.009 * (1 - Math.SQRT1_2) / 2, 0.001];
+    [1, 2, 3, 4, 5].forEach((r, i) => expect(roundLearningRate(cos, r)).toBeCloseTo(want[i], 12));
+    // the calibration rounds after the last stay at the floor
+    expect(roundLearningRate(cos, 7)).toBeCloseTo(0.001, 12);
+    expect(() => roundLearningRate({ ...spec, lrDecay: 'linear' as never }, 2)).toThrow(/lrDecay must be constant or cosine, not linear/);
   });
 });

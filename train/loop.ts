@@ -168,10 +168,11 @@ export async function trainLocal(input: TrainLocalInput): Promise<TrainLocalResu
     best = resumed.tensors.best;
   }
   applyMasks(ctx);
-  const replicas = await startReplicas(model, task, cfg.replicas ?? 1);
   const patience = cfg.earlyStopping?.patience ?? Infinity;
   let stoppedEarly = false;
+  let replicas: DataParallelTrainer | undefined;
   try {
+    replicas = await startReplicas(model, task, cfg.replicas ?? 1);
     for (let epoch = state.epoch; epoch < cfg.epochs; epoch++) {
       if (epoch - state.bestEpoch > patience) {
         stoppedEarly = true;

@@ -5,22 +5,12 @@ import { writeFileAtomic } from '../../core/files.ts';
 import { info } from '../../core/log.ts';
 import { initBackend } from '../../engine/backend.ts';
 import { printJson } from '../run.ts';
-import { BASELINE_KINDS, baselineKinds, compare, LOCAL_BASELINE_PROCESSES, localParts, mergeLocalParts, trainBaseline, type BaselineKind } from '../simulate/baselines.ts';
-import { trainingSize } from '../../train/site-data.ts';
+import { BASELINE_KINDS, baselineKinds, compare, trainBaseline, type BaselineKind } from '../simulate/baselines.ts';
 import { loadSimulateConfig } from '../simulate/config.ts';
 import { evaluateInt8, int8Table } from '../simulate/int8.ts';
 import { pruningSummary, pruningTable } from '../simulate/pruning.ts';
 import { summaryMarkdown, writeReport, type ReportSection } from '../simulate/report.ts';
 import { prepare, runFederation, startBaseline } from '../simulate/steps.ts';
-
-/** The sites a baseline part trains: all, or those `names` lists (comma-separated site names). */
-function baselineSites(sites: string[], names: string | undefined): string[] {
-  if (names === undefined) return sites;
-  const want = names.split(',');
-  const unknown = want.filter((n) => !sites.some((s) => path.basename(s) === n));
-  if (unknown.length) throw new UserError(`--baseline-sites: no site named ${unknown.join(', ')}`);
-  return sites.filter((s) => want.includes(path.basename(s)));
-}
 
 interface SimulateFlags {
   config?: string;
@@ -29,8 +19,6 @@ interface SimulateFlags {
   /** Internal: train only this baseline and write it to `baselineOut` (the parent runs it beside the federation). */
   baseline?: BaselineKind;
   baselineOut?: string;
-  /** Internal: the sites (comma-separated names) a `local` baseline part trains. */
-  baselineSites?: string;
 }
 
 /**
@@ -48,14 +36,13 @@ export function register(program: Command): void {
     .option('--json', 'print the summary as one JSON line')
     .addOption(new Option('--baseline <kind>').choices([...BASELINE_KINDS]).hideHelp())
     .addOption(new Option('--baseline-out <file>').hideHelp())
-    .addOption(new Option('--baseline-sites <names>').hideHelp())
     .action(async (f: SimulateFlags) => {
       const t0 = Date.now();
       const c = loadSimulateConfig(f.config, Boolean(f.quick));
       const backend = (await initBackend()).name;
       const { sites, teacher, pretrained } = await prepare(c);
       if (f.baseline) {
-        const result = await trainBaseline(c, baselineSites(sites, f.baselineSites), teacher, f.baseline, pretrained);
+        const result = await trainBaseline(c, sites, teacher, f.baseline, pretrained);
         if (!f.baselineOut) throw new UserError('--baseline needs --baseline-out');
         await writeFileAtomic(f.baselineOut, JSON.stringify(result));
         return;
@@ -63,18 +50,14 @@ export function register(program: Command): void {
       const t1 = Date.now();
       // the baselines need nothing from the federated run: train them in their own processes beside it
       const flags = [...(f.config ? ['--config', path.resolve(f.config)] : []), ...(f.quick ? ['--quick'] : [])];
-      const names = sites.map((s) => path.basename(s));
-      const parts = localParts(sites.map((s, i) => ({ name: names[i], images: trainingSize(s) })), LOCAL_BASELINE_PROCESSES);
-      const baselines = baselineKinds(c).flatMap((kind) => (kind === 'local' ? parts.map((p, index) => startBaseline(c, flags, kind, { index, sites: p })) : [startBaseline(c, flags, kind)]));
+      const baselines = baselineKinds(c).map((kind) => startBaseline(c, flags, kind));
       info(`simulate: ${c.federated.rounds} rounds over ${sites.length} sites (${c.federated.strategy.name}, E = ${c.federated.localEpochs})`);
       const { rounds, finalWeights, finalOnnx } = await runFederation(c, sites, teacher, pretrained).catch((e: unknown) => {
         baselines.forEach((b) => b.kill());
         throw e;
       });
       const t2 = Date.now();
-      const results = await Promise.all(baselines.map((b) => b.result));
-      const merged = [...results.filter((r) => r.kind !== 'local'), mergeLocalParts(results.filter((r) => r.kind === 'local'), names)];
-      const comparison = await compare(c, sites, teacher, finalWeights, path.join(c.out, 'student'), merged, pretrained);
+      const comparison = await compare(c, sites, teacher, finalWeights, path.join(c.out, 'student'), await Promise.all(baselines.map((b) => b.result)), pretrained);
       const int8 = finalOnnx ? await evaluateInt8(c, sites, finalOnnx) : undefined;
       const pruning = await pruningSummary(c, sites, path.dirname(finalWeights), rounds, path.join(c.out, 'student'));
       const seconds = { total: (Date.now() - t0) / 1000, preparation: (t1 - t0) / 1000, federation: (t2 - t1) / 1000, baselines: (Date.now() - t2) / 1000 };

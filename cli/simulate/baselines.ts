@@ -152,43 +152,6 @@ export async function trainBaseline(c: SimulateConfig, sites: string[], teacher:
 }
 
 /**
- * Processes the site-alone baseline is split over. It trains every site's student in turn (as
- * much work as the centralised student), so in one process it finished last, about two minutes
- * after the federation (docs/FIGURES.md, session 7); two halves fill the cores evenly.
- */
-export const LOCAL_BASELINE_PROCESSES = 2;
-
-/**
- * The sites of the site-alone baseline in at most `parts` groups of about equal training
- * images: largest site first, each to the group with the fewest images so far; site order kept
- * within a group.
- */
-export function localParts(sites: readonly { name: string; images: number }[], parts: number): string[][] {
-  const groups = Array.from({ length: Math.max(1, Math.min(parts, sites.length)) }, () => ({ images: 0, names: new Set<string>() }));
-  for (const s of [...sites].sort((a, b) => b.images - a.images)) {
-    const g = groups.reduce((m, x) => (x.images < m.images ? x : m));
-    g.images += s.images;
-    g.names.add(s.name);
-  }
-  return groups.map((g) => sites.map((s) => s.name).filter((n) => g.names.has(n)));
-}
-
-/** The site-alone baseline's parts as one result, sites (and their parameter counts) in `sites` order. */
-export function mergeLocalParts(parts: readonly BaselineResult[], sites: readonly string[]): BaselineResult {
-  const aucs: SiteAucs = {};
-  const teacher: SiteAucs = {};
-  const params: number[] = [];
-  for (const name of sites) {
-    const part = parts.find((p) => p.aucs[name] !== undefined);
-    if (!part) throw new Error(`no site-alone result for ${name}`);
-    aucs[name] = part.aucs[name];
-    params.push(part.params[Object.keys(part.aucs).indexOf(name)]);
-    if (part.teacher?.[name] !== undefined) teacher[name] = part.teacher[name];
-  }
-  return { kind: 'local', aucs, params, teacher, teacherParams: parts[0]?.teacherParams };
-}
-
-/**
  * Evaluates the federated student (`finalWeights`) at every site, saves it as a tfjs model in
  * `studentDir`, and puts it beside the baselines (trainBaseline's). A pruned student's
  * parameters are counted after shrinking, with the run's final masks.

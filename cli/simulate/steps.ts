@@ -122,14 +122,12 @@ export async function prepare(c: SimulateConfig): Promise<{ sites: string[]; tea
 
 /**
  * One baseline (cli/simulate/baselines.ts trainBaseline) in a child `fedkd simulate --baseline`
- * process with the parent's config flags, so it trains on the second core while the federation
- * runs; with `part`, only those sites of the site-alone baseline (`--baseline-sites`).
+ * process with the parent's config flags, so it trains on the second core while the federation runs.
  */
-export function startBaseline(c: SimulateConfig, configFlags: string[], kind: BaselineKind, part?: { index: number; sites: string[] }): { result: Promise<BaselineResult>; kill(): void } {
-  const file = path.join(c.work, `baseline-${kind}${part ? `-${part.index + 1}` : ''}.json`);
+export function startBaseline(c: SimulateConfig, configFlags: string[], kind: BaselineKind): { result: Promise<BaselineResult>; kill(): void } {
+  const file = path.join(c.work, `baseline-${kind}.json`);
   rmSync(file, { force: true });
-  const args = ['simulate', ...configFlags, '--baseline', kind, '--baseline-out', file, ...(part ? ['--baseline-sites', part.sites.join(',')] : [])];
-  const child = fedkdProcess(part ? `${BASELINE_LABELS[kind]}: ${part.sites.join(', ')}` : BASELINE_LABELS[kind], args);
+  const child = fedkdProcess(BASELINE_LABELS[kind], ['simulate', ...configFlags, '--baseline', kind, '--baseline-out', file]);
   return { result: child.done.then(() => JSON.parse(readFileSync(file, 'utf8')) as BaselineResult), kill: child.kill };
 }
 

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { parentPort } from 'node:worker_threads';
 import { initBackend } from './backend.ts';
+import { flatten, unflatten } from './data-parallel.ts';
 import type { FromReplica, ReplicaLoss, Shard, ToReplica } from './data-parallel-protocol.ts';
 
 interface Replica {
@@ -28,25 +29,14 @@ async function init(m: Extract<ToReplica, { type: 'init' }>): Promise<void> {
 }
 
 function setWeights(r: Replica, flat: Float32Array): void {
-  let o = 0;
-  tf.tidy(() => {
-    for (const v of r.vars) {
-      v.assign(tf.tensor(flat.subarray(o, o + v.size), v.shape));
-      o += v.size;
-    }
-  });
+  tf.tidy(() => unflatten(flat, r.vars).forEach((t, i) => r.vars[i].assign(t)));
 }
 
 function gradients(r: Replica, shard: Shard): void {
   const tensors = Object.fromEntries(Object.entries(shard).map(([k, a]) => [k, tf.tensor(a.data, a.shape, a.data instanceof Int32Array ? 'int32' : 'float32')]));
   try {
     const { value, grads } = tf.variableGrads(() => r.loss(r.model, tensors), r.vars);
-    const flat = new Float32Array(r.vars.reduce((s, v) => s + v.size, 0));
-    let o = 0;
-    for (const v of r.vars) {
-      flat.set(grads[v.name].dataSync() as Float32Array, o);
-      o += v.size;
-    }
+    const flat = flatten(r.vars.map((v) => grads[v.name]));
     const loss = value.dataSync()[0];
     tf.dispose([value, ...Object.values(grads)]);
     send({ type: 'grads', loss, flat }, [flat.buffer]);

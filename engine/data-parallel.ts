@@ -73,17 +73,30 @@ export function shardRows(n: number, replicas: number): [number, number][] {
   return out;
 }
 
-/** The trainable weights of `model` as one flat array, in trainableWeights order (what replicas take). */
-export function flatTrainableWeights(model: tf.LayersModel): Float32Array {
-  const vars = model.trainableWeights;
-  const flat = new Float32Array(vars.reduce((s, w) => s + w.read().size, 0));
+/** The values of `tensors` as one flat array, in order (how weights and gradients cross to and from replicas). */
+export function flatten(tensors: readonly tf.Tensor[]): Float32Array<ArrayBuffer> {
+  const flat = new Float32Array(tensors.reduce((n, t) => n + t.size, 0));
   let o = 0;
-  for (const w of vars) {
-    const d = w.read().dataSync() as Float32Array;
-    flat.set(d, o);
-    o += d.length;
+  for (const t of tensors) {
+    flat.set(t.dataSync() as Float32Array, o);
+    o += t.size;
   }
   return flat;
+}
+
+/** A flat array (flatten's) as one tensor per entry of `shapes`, in order. The caller disposes them. */
+export function unflatten(flat: Float32Array, shapes: readonly { size: number; shape: number[] }[]): tf.Tensor[] {
+  let o = 0;
+  return shapes.map((v) => {
+    const t = tf.tensor(flat.subarray(o, o + v.size), v.shape);
+    o += v.size;
+    return t;
+  });
+}
+
+/** The trainable weights of `model` as one flat array, in trainableWeights order (what replicas take). */
+export function flatTrainableWeights(model: tf.LayersModel): Float32Array {
+  return flatten(model.trainableWeights.map((w) => w.read()));
 }
 
 /**

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { FusedAdamOptimizer } from './adam.ts';
-import { DataParallelTrainer, flatTrainableWeights, shardRows } from './data-parallel.ts';
+import { DataParallelTrainer, flatTrainableWeights, shardRows, unflatten } from './data-parallel.ts';
 import type { ShardArray } from './data-parallel-protocol.ts';
-import { crossEntropyLossSpec } from './replica-losses.ts';
+import { crossEntropyLoss, crossEntropyLossSpec } from './replica-losses.ts';
 
 /** Steps run before timing starts (kernel setup, XNNPACK operator creation, heap growth). */
 export const WARMUP_STEPS = 3;
@@ -100,12 +100,7 @@ export async function measureTrainingThroughput(model: tf.LayersModel, o: Throug
         }));
         const step = async (): Promise<number> => {
           const { loss, flat } = await trainer.gradients(shards, flatTrainableWeights(model));
-          let off = 0;
-          const named = vars.map((v) => {
-            const tensor = tf.tensor(flat.subarray(off, off + v.size), v.shape);
-            off += v.size;
-            return { name: v.name, tensor };
-          });
+          const named = unflatten(flat, vars).map((tensor, i) => ({ name: vars[i].name, tensor }));
           opt.applyGradients(named);
           tf.dispose(named.map((n) => n.tensor));
           return loss;
@@ -117,10 +112,9 @@ export async function measureTrainingThroughput(model: tf.LayersModel, o: Throug
       }
     }
     const opt = new FusedAdamOptimizer(1e-3);
-    const lossOf = (out: tf.Tensor): tf.Scalar =>
-      o.task === 'segmentation' ? tf.losses.sigmoidCrossEntropy(y, out) : tf.losses.softmaxCrossEntropy(y, out);
+    const loss = crossEntropyLoss({ task: o.task });
     const step = (): number => {
-      const cost = opt.minimize(() => lossOf(model.apply(x, { training: true }) as tf.Tensor), true);
+      const cost = opt.minimize(() => loss(model, { x, y }), true);
       const v = cost ? cost.dataSync()[0] : NaN;
       cost?.dispose();
       return v;

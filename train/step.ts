@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedTensor } from '../core/tensors.ts';
-import { flatTrainableWeights, type DataParallelTrainer } from '../engine/data-parallel.ts';
+import { flatTrainableWeights, unflatten, type DataParallelTrainer } from '../engine/data-parallel.ts';
 import type { Shard } from '../engine/data-parallel-protocol.ts';
 import type { MaskHook } from '../prune/apply-masks.ts';
 import type { LocalOptimizer } from './optimizer.ts';
@@ -68,12 +68,7 @@ export function trainStep(ctx: StepContext, batch: Batch, lr: number): number {
 export async function trainStepOnReplicas(ctx: StepContext, replicas: DataParallelTrainer, shards: readonly { rows: number; shard: Shard }[], lr: number): Promise<number> {
   const { loss, flat } = await replicas.gradients(shards, flatTrainableWeights(ctx.model));
   const prox = tf.tidy(() => {
-    let off = 0;
-    const grads: tf.NamedTensorMap = {};
-    for (const v of ctx.vars) {
-      grads[v.name] = tf.tensor(flat.subarray(off, off + v.size), v.shape);
-      off += v.size;
-    }
+    const grads: tf.NamedTensorMap = Object.fromEntries(unflatten(flat, ctx.vars).map((g, i) => [ctx.vars[i].name, g]));
     let dist = 0;
     if (ctx.proximal && ctx.proximal.mu !== 0) {
       const { mu, anchor } = ctx.proximal;

@@ -16,7 +16,7 @@ import { pool } from '../../train/split.ts';
 import type { ImageSet } from '../../train/types.ts';
 import type { SimulateConfig } from './config.ts';
 import { coordinatorPruning, finalMasks } from './pruning.ts';
-import { buildStudent, imagePreprocess, readWeights } from './student.ts';
+import { buildStudent, imagePreprocess, readWeights, studentRecipe } from './student.ts';
 
 /** Test AUC at each site (site name → AUC), for one model. */
 export type SiteAucs = Record<string, number>;
@@ -59,10 +59,6 @@ export async function loadSites(c: SimulateConfig, sites: string[], teacher: str
     out.push({ name: path.basename(s), train, test, soft: soft.logits });
   }
   return out;
-}
-
-function recipe(c: SimulateConfig, label: string) {
-  return { arch: c.student.arch, widthMultiplier: c.student.width, epochs: c.baselines.epochs, batchSize: c.student.batchSize, lr: c.student.lr, kd: { temperature: c.student.temperature, alpha: c.student.alpha }, seed: c.seed, label };
 }
 
 /**
@@ -125,7 +121,7 @@ export async function trainBaseline(c: SimulateConfig, sites: string[], teacher:
     info(`simulate: training the ${pruning ? 'pruned ' : ''}${BASELINE_LABELS[kind]} student on the pooled data`);
     const pooledSoft = new Float32Array(sets.reduce((n, s) => n + s.soft.length, 0));
     sets.reduce((off, s) => (pooledSoft.set(s.soft, off), off + s.soft.length), 0);
-    const central = await trainClassifier({ train: pool(sets.map((s) => s.train)), softLabels: pooledSoft, recipe: recipe(c, BASELINE_LABELS[kind]), pruning, initialWeights });
+    const central = await trainClassifier({ train: pool(sets.map((s) => s.train)), softLabels: pooledSoft, recipe: studentRecipe(c, c.baselines.epochs, BASELINE_LABELS[kind], true), pruning, initialWeights });
     const aucs = perSite((s) => evaluate(central.model, s.test).auc);
     const params = [await studentParams(central.model, central.masks)];
     central.model.dispose();
@@ -135,7 +131,7 @@ export async function trainBaseline(c: SimulateConfig, sites: string[], teacher:
   const params: number[] = [];
   for (const s of sets) {
     info(`simulate: training ${s.name}'s student alone (${s.train.n} images${pruning ? ', pruned' : ''})`);
-    const { model, masks } = await trainClassifier({ train: s.train, softLabels: s.soft, recipe: recipe(c, `${s.name} alone`), pruning, initialWeights });
+    const { model, masks } = await trainClassifier({ train: s.train, softLabels: s.soft, recipe: studentRecipe(c, c.baselines.epochs, `${s.name} alone`, true), pruning, initialWeights });
     aucs[s.name] = evaluate(model, s.test).auc;
     params.push(await studentParams(model, masks));
     model.dispose();

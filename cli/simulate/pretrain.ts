@@ -6,8 +6,7 @@
  * initialization in federated learning"). From random weights this small student sat near
  * chance for a long, seed-dependent number of rounds on the hospitals' few images before it
  * found the nodules (docs/FIGURES.md, session 6). It trains on the labels, not the teacher's
- * soft labels, so it needs nothing from the teacher and trains beside it, on the core the
- * teacher's training leaves idle.
+ * soft labels, so it needs nothing from the teacher and trains beside it.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -15,21 +14,24 @@ import { configHash, writeFileAtomic } from '../../core/files.ts';
 import { info } from '../../core/log.ts';
 import { packTensors } from '../../core/tensors.ts';
 import { getNamedWeights } from '../../models/index.ts';
-import { trainClassifier } from '../../train/recipes.ts';
+import { trainClassifier, type ClassifierRecipe } from '../../train/recipes.ts';
 import { loadSitePart } from '../../train/site-data.ts';
 import { pool } from '../../train/split.ts';
 import type { SimulateConfig } from './config.ts';
-import { imagePreprocess } from './student.ts';
+import { imagePreprocess, studentRecipe } from './student.ts';
+
+/** Pre-training's recipe: the student's, on hard labels. */
+function pretrainRecipe(c: SimulateConfig): ClassifierRecipe {
+  return studentRecipe(c, c.student.pretrainEpochs, 'pre-training', false);
+}
 
 /**
  * Where the pre-trained student for this config lives (a weights file under `work`), keyed on
- * what pre-training uses (the student's architecture and training settings, not its
- * distillation ones), the images and the public collection's folders.
+ * what pre-training uses: its recipe, the images and the public collection's folders.
  */
 export function pretrainedFile(c: SimulateConfig, publicSites: readonly string[]): string {
   const rel = publicSites.map((s) => path.relative(c.work, s).split(path.sep).join('/'));
-  const { temperature: _t, alpha: _a, ...student } = c.student;
-  const key = configHash({ s: student, i: c.image, sites: rel, seed: c.seed });
+  const key = configHash({ recipe: pretrainRecipe(c), i: c.image, sites: rel });
   return path.join(c.work, `student-init-${key.slice(0, 10)}.fkw`);
 }
 
@@ -45,11 +47,10 @@ export async function ensurePretrainedStudent(c: SimulateConfig, sites: string[]
     info(`simulate: reusing the pre-trained student ${file}`);
     return file;
   }
-    const pre = imagePreprocess(c);
+  const pre = imagePreprocess(c);
   const train = pool(await Promise.all(sites.map(async (s) => (await loadSitePart(s, 'train', pre))!)));
   info(`simulate: pre-training the student on the public collection (${train.n} images, ${c.student.pretrainEpochs} epochs)`);
-  const recipe = { arch: c.student.arch, widthMultiplier: c.student.width, epochs: c.student.pretrainEpochs, batchSize: c.student.batchSize, lr: c.student.lr, seed: c.seed, label: 'pre-training' };
-  const { model, result } = await trainClassifier({ train, recipe });
+  const { model, result } = await trainClassifier({ train, recipe: pretrainRecipe(c) });
   info(`simulate: pre-trained student: validation AUC ${result.metrics.val?.auc?.toFixed(3) ?? 'n/a'} (epoch ${result.metrics.bestEpoch})`);
   await writeFileAtomic(file, packTensors(getNamedWeights(model)));
   model.dispose();

@@ -4,6 +4,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { type NamedTensor, unpackTensors } from '../../core/tensors.ts';
 import type { PreprocessInput } from '../../data/index.ts';
 import { buildModel, setNamedWeights } from '../../models/index.ts';
+import type { ClassifierRecipe } from '../../train/recipes.ts';
 import type { SimulateConfig } from './config.ts';
 
 /** The images' preprocessing for the teacher, the students and their evaluation. */
@@ -21,4 +22,22 @@ export function buildStudent(c: SimulateConfig, weightsFile?: string): tf.Layers
   const model = buildModel(c.student.arch, { inputSize: c.image.size, inputChannels: 1, numClasses: 2, widthMultiplier: c.student.width, seed: c.seed });
   if (weightsFile) setNamedWeights(model, readWeights(weightsFile));
   return model;
+}
+
+/**
+ * The recipe (train/recipes.ts) of the simulation's standalone students: the student's
+ * architecture and training settings for `epochs`, distilled with its temperature and α when
+ * `distil` (the baselines), on hard labels otherwise (the pre-training).
+ */
+export function studentRecipe(c: SimulateConfig, epochs: number, label: string, distil: boolean): ClassifierRecipe {
+  return {
+    arch: c.student.arch,
+    widthMultiplier: c.student.width,
+    epochs,
+    batchSize: c.student.batchSize,
+    lr: c.student.lr,
+    ...(distil ? { kd: { temperature: c.student.temperature, alpha: c.student.alpha } } : {}),
+    seed: c.seed,
+    label,
+  };
 }

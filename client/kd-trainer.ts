@@ -3,7 +3,7 @@ import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '../core/errors.ts';
 import type { NamedTensor } from '../core/tensors.ts';
-import type { PreprocessInput } from '../data/index.ts';
+import type { AugmentConfig, PreprocessInput } from '../data/index.ts';
 import { softLabels } from '../distill/soft-labels.ts';
 import { initBackend } from '../engine/backend.ts';
 import { buildModel } from '../models/index.ts';
@@ -45,6 +45,16 @@ export interface StudentSpec {
   lrDecay: 'constant' | 'cosine';
   totalRounds: number;
   minLrFactor: number;
+  /** The imitated lower-grade detector in the local augmentation (AugmentConfig.degrade): its probability (0: off), largest blur σ in pixels and largest extra noise σ as a fraction of the range. */
+  degradeP: number;
+  degradeBlur: number;
+  degradeNoise: number;
+}
+
+/** The local training's augmentation: the recipe's, with the spec's imitated lower-grade detector when its probability is above 0. */
+export function siteAugment(spec: Pick<StudentSpec, 'degradeP' | 'degradeBlur' | 'degradeNoise'>): AugmentConfig {
+  const base = DEFAULT_RECIPE.augment;
+  return spec.degradeP > 0 ? { ...base, degrade: { p: spec.degradeP, blur: spec.degradeBlur, noise: spec.degradeNoise } } : base;
 }
 
 /** The local learning rate of round `round` (1-based) under the spec's decay across rounds. */
@@ -72,6 +82,9 @@ export const DEFAULT_STUDENT: StudentSpec = {
   lrDecay: 'constant',
   totalRounds: 0,
   minLrFactor: 0.1,
+  degradeP: 0,
+  degradeBlur: 0,
+  degradeNoise: 0,
 };
 
 /** The teacher's preprocessing from its sidecar (`<teacher>.json`, written by `fedkd teacher train`), if any. */
@@ -179,7 +192,7 @@ export class KdTrainer implements SiteTrainer {
         // near chance for the first three rounds (docs/FIGURES.md, federation, session 3)
         schedule: { lr: roundLearningRate(spec, config.round), kind: 'constant', warmupSteps: 0 },
         seed: spec.seed * 1000 + config.round,
-        augment: DEFAULT_RECIPE.augment,
+        augment: siteAugment(spec),
         kd: { temperature: spec.temperature, alpha: spec.alpha },
         label: `round ${config.round}`,
       },

@@ -80,6 +80,12 @@ export const simulateSchema = z
         alpha: z.number().min(0).max(1).default(DEFAULT_ALPHA),
         /** Epochs on the public collection's labels before round 1, beside the teacher's training (cli/simulate/pretrain.ts); 0 starts from random weights. */
         pretrainEpochs: z.number().int().min(0).default(20),
+        /**
+         * Every student's augmentation (the sites', the baselines', the pre-training's) also
+         * imitates a lower-grade detector (data/preprocess/augment.ts degrade): with probability
+         * `p`, a blur of σ up to `blur` pixels and extra noise of σ up to `noise` of the range.
+         */
+        degrade: z.object({ p: z.number().min(0).max(1), blur: z.number().min(0), noise: z.number().min(0) }).strict().optional(),
       })
       .strict()
       .prefault({}),

@@ -149,6 +149,7 @@ export function studentRoundConfig(c: SimulateConfig): Record<string, string | n
     seed: c.seed,
     window: c.image.window,
     normalize: c.image.normalize,
+    ...(c.student.degrade ? { degradeP: c.student.degrade.p, degradeBlur: c.student.degrade.blur, degradeNoise: c.student.degrade.noise } : {}),
   };
 }
 

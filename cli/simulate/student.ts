@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type * as tf from '@tensorflow/tfjs';
 import { type NamedTensor, unpackTensors } from '../../core/tensors.ts';
-import type { PreprocessInput } from '../../data/index.ts';
+import { DEFAULT_AUGMENT, type PreprocessInput } from '../../data/index.ts';
 import { buildModel, setNamedWeights } from '../../models/index.ts';
 import type { ClassifierRecipe } from '../../train/recipes.ts';
 import type { SimulateConfig } from './config.ts';
@@ -39,5 +39,6 @@ export function studentRecipe(c: SimulateConfig, epochs: number, label: string, 
     ...(distil ? { kd: { temperature: c.student.temperature, alpha: c.student.alpha } } : {}),
     seed: c.seed,
     label,
+    ...(c.student.degrade ? { augment: { ...DEFAULT_AUGMENT, degrade: c.student.degrade } } : {}),
   };
 }

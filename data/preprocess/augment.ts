@@ -1,4 +1,5 @@
 import type { Rng } from '../../core/rng.ts';
+import { gaussianBlur } from './blur.ts';
 
 /**
  * Seeded training augmentation of one model tensor (size·size·channels, HWC) and its mask.
@@ -18,6 +19,21 @@ export interface AugmentConfig {
   /** Largest |log γ| (0.2 → γ in e^±0.2); gamma acts on the range mapped to [0, 1]. */
   gamma: number;
   /** Standard deviation of added Gaussian noise, as a fraction of the range. */
+  noise: number;
+  /**
+   * A lower-grade detector, imitated (absent: never): with probability `p` the image is blurred
+   * with a Gaussian of σ drawn from 0…`blur` pixels and gets extra Gaussian noise of σ drawn from
+   * 0…`noise` of its range. Sites whose scanners are sharp and quiet then also teach the model
+   * what a blurred, noisy scanner's images look like (the idea of Zhang et al. 2020's
+   * "deep stacked transformations" for unseen domains).
+   */
+  degrade?: DegradeConfig;
+}
+
+/** See AugmentConfig.degrade. */
+export interface DegradeConfig {
+  p: number;
+  blur: number;
   noise: number;
 }
 
@@ -49,6 +65,24 @@ export function augment(x: Float32Array, mask: Float32Array | undefined, size: n
     v = lo + range * t ** gamma;
     x[i] = v + cfg.noise * range * (cfg.noise > 0 ? rng.normal() : 0);
   }
+  if (cfg.degrade) degrade(x, size, channels, range, cfg.degrade, rng);
+}
+
+/**
+ * AugmentConfig.degrade, in place: blur each channel, then add noise. Draws from `rng` only when
+ * called, so configs without it repeat their former augmentation exactly.
+ */
+export function degrade(x: Float32Array, size: number, channels: number, range: number, cfg: DegradeConfig, rng: Rng): void {
+  if (!(rng.next() < cfg.p)) return;
+  const sigma = rng.uniform(0, cfg.blur);
+  const noise = rng.uniform(0, cfg.noise) * range;
+  const plane = new Float32Array(size * size);
+  for (let c = 0; c < channels; c++) {
+    for (let i = 0; i < plane.length; i++) plane[i] = x[i * channels + c];
+    gaussianBlur(plane, size, sigma);
+    for (let i = 0; i < plane.length; i++) x[i * channels + c] = plane[i];
+  }
+  if (noise > 0) for (let i = 0; i < x.length; i++) x[i] += noise * rng.normal();
 }
 
 /**

@@ -5,7 +5,9 @@ import { loadSimulateConfig } from '../../cli/simulate/config.ts';
 import { coordinatorPruning } from '../../cli/simulate/pruning.ts';
 import { pretrainedFile } from '../../cli/simulate/pretrain.ts';
 import { studentRoundConfig } from '../../cli/simulate/steps.ts';
-import { studentSpec } from '../../client/kd-trainer.ts';
+import { siteAugment, studentSpec } from '../../client/kd-trainer.ts';
+import { studentRecipe } from '../../cli/simulate/student.ts';
+import { DEFAULT_AUGMENT } from '../../data/index.ts';
 import type { RoundConfig } from '../../proto/types.ts';
 import { UserError } from '../../core/errors.ts';
 import { buildModel, countMacs } from '../../models/index.ts';
@@ -73,5 +75,21 @@ describe('simulate: distillation settings', () => {
     expect(key(c)).toBe(key(loadSimulateConfig(undefined, false)));
     expect(key(loadSimulateConfig(yaml('student: {lr: 0.001}\n'), false))).not.toBe(key(c));
     expect(() => loadSimulateConfig(yaml('student: {alpha: 1.5}\n'), false)).toThrow(/student\.alpha/);
+  });
+});
+
+describe('simulate: the imitated lower-grade detector (student.degrade)', () => {
+  it("reaches the sites' augmentation, the baselines' and the pre-training's recipes alike, and is off by default", () => {
+    const c = loadSimulateConfig(yaml('student: {degrade: {p: 0.5, blur: 1, noise: 0.05}}\n'), false);
+    const want = { ...DEFAULT_AUGMENT, degrade: { p: 0.5, blur: 1, noise: 0.05 } };
+    expect(siteAugment(studentSpec(studentRoundConfig(c) as RoundConfig))).toEqual(want);
+    expect(studentRecipe(c, 3, 'b', true).augment).toEqual(want);
+    expect(studentRecipe(c, 3, 'p', false).augment).toEqual(want);
+    const d = loadSimulateConfig(undefined, false);
+    expect(siteAugment(studentSpec(studentRoundConfig(d) as RoundConfig))).toEqual(DEFAULT_AUGMENT);
+    expect(studentRecipe(d, 3, 'b', true).augment).toBeUndefined();
+    const key = (k: ReturnType<typeof loadSimulateConfig>): string => path.basename(pretrainedFile(k, [path.join(k.work, 'public', 'site-a')]));
+    expect(key(c)).not.toBe(key(d));
+    expect(() => loadSimulateConfig(yaml('student: {degrade: {p: 2, blur: 1, noise: 0}}\n'), false)).toThrow(/student\.degrade\.p/);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../core/rng.ts';
 import type { DecodedImage } from '../../data/image.ts';
-import { augment, type AugmentConfig, warp } from '../../data/preprocess/augment.ts';
+import { augment, type AugmentConfig, degrade, warp } from '../../data/preprocess/augment.ts';
 import { parsePreprocess } from '../../data/preprocess/config.ts';
 import { convertChannels, preprocessImage, preprocessMask } from '../../data/preprocess/preprocess.ts';
 import { placement, resampleLinear } from '../../data/preprocess/resample.ts';
@@ -150,5 +150,73 @@ describe('augmentation', () => {
     expect(Math.min(...x)).toBeCloseTo(0, 6);
     expect(Math.max(...x)).toBeCloseTo(1, 6);
     expect(Array.from(x)).not.toEqual(Array.from(src));
+  });
+
+  describe('an imitated lower-grade detector (degrade)', () => {
+    /** Direct 2-D Gaussian with clamped edges: a second implementation of the separable blur. */
+    function blur2d(src: Float32Array, n: number, sigma: number): Float32Array {
+      const r = Math.ceil(3 * sigma);
+      const g = (k: number): number => Math.exp(-(k * k) / (2 * sigma * sigma));
+      let z = 0;
+      for (let k = -r; k <= r; k++) z += g(k);
+      const clamp = (v: number): number => Math.min(n - 1, Math.max(0, v));
+      const out = new Float32Array(n * n);
+      for (let y = 0; y < n; y++) {
+        for (let x = 0; x < n; x++) {
+          let acc = 0;
+          for (let i = -r; i <= r; i++) for (let j = -r; j <= r; j++) acc += (g(i) * g(j) * src[clamp(y + i) * n + clamp(x + j)]) / (z * z);
+          out[y * n + x] = acc;
+        }
+      }
+      return out;
+    }
+
+    it('blurs with σ drawn from 0…blur, as a direct 2-D convolution does', () => {
+      const x = base();
+      degrade(x, size, 1, 1, { p: 1, blur: 2, noise: 0 }, new Rng(9));
+      const replay = new Rng(9);
+      expect(replay.next()).toBeLessThan(1);
+      const sigma = replay.uniform(0, 2);
+      expect(sigma).toBeGreaterThan(0.3);
+      const want = blur2d(base(), size, sigma);
+      for (let i = 0; i < x.length; i++) expect(x[i]).toBeCloseTo(want[i], 5);
+    });
+
+    it('adds noise of σ drawn from 0…noise of the range, from the same generator', () => {
+      const x = base();
+      degrade(x, size, 1, 3, { p: 1, blur: 0, noise: 0.1 }, new Rng(4));
+      const replay = new Rng(4);
+      replay.next();
+      replay.uniform(0, 0);
+      const sd = replay.uniform(0, 0.1) * 3;
+      const src = base();
+      for (let i = 0; i < x.length; i++) expect(x[i]).toBeCloseTo(src[i] + sd * replay.normal(), 6);
+    });
+
+    it('blurs every channel on its own: a flat channel stays flat', () => {
+      const one = base();
+      degrade(one, size, 1, 1, { p: 1, blur: 1.5, noise: 0 }, new Rng(2));
+      const two = new Float32Array(size * size * 2);
+      base().forEach((v, i) => {
+        two[2 * i] = v;
+        two[2 * i + 1] = 0.25;
+      });
+      degrade(two, size, 2, 1, { p: 1, blur: 1.5, noise: 0 }, new Rng(2));
+      for (let i = 0; i < one.length; i++) {
+        expect(two[2 * i]).toBeCloseTo(one[i], 6);
+        expect(two[2 * i + 1]).toBeCloseTo(0.25, 6);
+      }
+    });
+
+    it('at probability 0 leaves the augmentation as it was without it', () => {
+      const cfg: AugmentConfig = { flip: 0.5, rotateDeg: 10, scale: 0.1, intensity: 0.1, gamma: 0.2, noise: 0.02 };
+      const [a, b] = [base(), base()];
+      augment(a, undefined, size, 1, cfg, new Rng(5));
+      augment(b, undefined, size, 1, { ...cfg, degrade: { p: 0, blur: 2, noise: 0.5 } }, new Rng(5));
+      expect(Array.from(b)).toEqual(Array.from(a));
+      const c = base();
+      augment(c, undefined, size, 1, { ...cfg, degrade: { p: 1, blur: 2, noise: 0.5 } }, new Rng(5));
+      expect(Array.from(c)).not.toEqual(Array.from(a));
+    });
   });
 });

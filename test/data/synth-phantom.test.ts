@@ -5,7 +5,8 @@ import { planSite } from '../../data/synth/federation.ts';
 import { siteMatrix, synthesizeImage } from '../../data/synth/image.ts';
 import { sampleNodule, noduleDensity } from '../../data/synth/nodule.ts';
 import { renderPhantom } from '../../data/synth/phantom.ts';
-import { acquire, gaussianBlur } from '../../data/synth/scanner.ts';
+import { gaussianBlur } from '../../data/preprocess/blur.ts';
+import { acquire } from '../../data/synth/scanner.ts';
 import { siteName, siteProfiles } from '../../data/synth/sites.ts';
 import { correlation } from '../helpers/stats.ts';
 

@@ -26,7 +26,8 @@ export function adamUpdate(x: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tenso
     const v2 = tf.add(tf.mul(v, h.beta2), tf.mul(tf.square(g), 1 - h.beta2));
     const mHat = tf.div(m2, 1 - Math.pow(h.beta1, h.step));
     const vHat = tf.div(v2, 1 - Math.pow(h.beta2, h.step));
-    const x2 = tf.sub(x, tf.div(tf.mul(mHat, h.lr), tf.add(tf.sqrt(vHat), h.epsilon)));
+    const keep = 1 - h.lr * (h.weightDecay ?? 0);
+    const x2 = tf.sub(keep === 1 ? x : tf.mul(x, keep), tf.div(tf.mul(mHat, h.lr), tf.add(tf.sqrt(vHat), h.epsilon)));
     return [x2, m2, v2];
   });
 }

@@ -52,19 +52,13 @@ export class LocalOptimizer {
   }
 
   /**
-   * x ← x(1 − lr·λ), then x − lr·m̂/(√v̂ + ε) with the moments: the same as subtracting lr·λ·x
-   * after the step (the Adam term does not read x). The step is written into x, m and v in
-   * place on wasm with SIMD (adamUpdateInPlace), else one fused engine kernel and assigns.
+   * x ← x(1 − lr·λ) − lr·m̂/(√v̂ + ε) with the moments: the same as subtracting lr·λ·x after the
+   * step (the Adam term does not read x). Decay and step are one pass, written into x, m and v
+   * in place on wasm with SIMD (adamUpdateInPlace), else one fused engine kernel and assigns.
    */
   private adamStep(i: number, x: tf.Variable, g: tf.Tensor, lr: number): void {
-    const wd = this.decayOf(x);
-    if (wd > 0) {
-      const decayed = tf.mul(x, 1 - lr * wd);
-      x.assign(decayed);
-      decayed.dispose(); // x alone holds the buffer again, so the step may write it in place
-    }
     const [m, v] = this.slots[i];
-    const h = { lr, beta1: this.cfg.beta1 ?? 0.9, beta2: this.cfg.beta2 ?? 0.999, epsilon: this.cfg.epsilon ?? 1e-8, step: this.t };
+    const h = { lr, beta1: this.cfg.beta1 ?? 0.9, beta2: this.cfg.beta2 ?? 0.999, epsilon: this.cfg.epsilon ?? 1e-8, step: this.t, weightDecay: this.decayOf(x) };
     if (adamUpdateInPlace(x, g, m, v, h)) return;
     const [x2, m2, v2] = adamUpdate(x, g, m, v, h);
     x.assign(x2);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { backendSimd, type BackendSimd } from '../simd/index.ts';
-import { adamBiasCorrections, adamUpdateImpl, type AdamHyper } from './AdamUpdate_impl.ts';
+import { adamBiasCorrections, adamKeep, adamUpdateImpl, type AdamHyper } from './AdamUpdate_impl.ts';
 
 /** Name of fedkd's fused Adam kernel: inputs {x, g, m, v}, attrs AdamHyper, outputs [x′, m′, v′]. */
 export const ADAM_UPDATE = 'FedkdAdamUpdate';
@@ -16,7 +16,7 @@ function parts(args: Args<unknown>): [tf.TensorInfo, tf.TensorInfo, tf.TensorInf
 /** kernels.c's adam_update on heap pointers: reads x, g, m, v (n floats each), writes xo, mo, vo (which may be x, m, v). */
 function simdAdam(s: BackendSimd, [x, g, m, v]: number[], n: number, h: AdamHyper, [xo, mo, vo]: number[]): void {
   const [c1, c2] = adamBiasCorrections(h);
-  s.k.adam_update(x, g, m, v, n, h.lr, h.beta1, h.beta2, h.epsilon, c1, c2, xo, mo, vo);
+  s.k.adam_update(x, g, m, v, n, h.lr, h.beta1, h.beta2, h.epsilon, c1, c2, adamKeep(h), xo, mo, vo);
 }
 
 function adamUpdateWasm(args: Args<BackendWasm>): tf.TensorInfo[] {

@@ -27,7 +27,7 @@ export interface SimdExports {
   relu_grad(dy: number, x: number, n: number, dx: number): void;
   adam_update(
     x: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number,
-    c1: number, c2: number, xo: number, mo: number, vo: number,
+    c1: number, c2: number, keep: number, xo: number, mo: number, vo: number,
   ): void;
 }
 

@@ -171,14 +171,15 @@ void relu_grad(const float* dy, const float* x, int n, float* dx) {
   for (; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : 0;
 }
 
-// One Adam step (Kingma & Ba 2015, Algorithm 1) in tf.train.adam's form:
-// m′ = β₁m + (1−β₁)g; v′ = β₂v + (1−β₂)g²; x′ = x − lr·c1·m′/(√(c2·v′) + ε), c1, c2 the bias corrections.
+// One Adam step (Kingma & Ba 2015, Algorithm 1) in tf.train.adam's form, with decoupled weight decay
+// (Loshchilov & Hutter 2019) as the factor keep = 1 − lr·λ (1: none):
+// m′ = β₁m + (1−β₁)g; v′ = β₂v + (1−β₂)g²; x′ = keep·x − lr·c1·m′/(√(c2·v′) + ε), c1, c2 the bias corrections.
 EXPORT("adam_update")
 void adam_update(const float* x, const float* g, const float* m, const float* v, int n, float lr, float beta1,
-                 float beta2, float eps, float c1, float c2, float* xo, float* mo, float* vo) {
+                 float beta2, float eps, float c1, float c2, float keep, float* xo, float* mo, float* vo) {
   const float a1 = 1 - beta1, a2 = 1 - beta2, lc1 = lr * c1;
   const f4 b1 = splat(beta1), b2 = splat(beta2), va1 = splat(a1), va2 = splat(a2), vlc1 = splat(lc1), vc2 = splat(c2),
-           veps = splat(eps);
+           veps = splat(eps), vkeep = splat(keep);
   int i = 0;
   for (; i + 4 <= n; i += 4) {
     const f4 gi = ld(g + i);
@@ -187,7 +188,7 @@ void adam_update(const float* x, const float* g, const float* m, const float* v,
     st(mo + i, mi);
     st(vo + i, vi);
     const f4 den = wasm_f32x4_add(wasm_f32x4_sqrt(wasm_f32x4_mul(vi, vc2)), veps);
-    st(xo + i, wasm_f32x4_sub(ld(x + i), wasm_f32x4_div(wasm_f32x4_mul(vlc1, mi), den)));
+    st(xo + i, wasm_f32x4_sub(wasm_f32x4_mul(ld(x + i), vkeep), wasm_f32x4_div(wasm_f32x4_mul(vlc1, mi), den)));
   }
   for (; i < n; i++) {
     const float gi = g[i];
@@ -195,6 +196,6 @@ void adam_update(const float* x, const float* g, const float* m, const float* v,
     const float vi = beta2 * v[i] + a2 * gi * gi;
     mo[i] = mi;
     vo[i] = vi;
-    xo[i] = x[i] - (lc1 * mi) / (__builtin_sqrtf(vi * c2) + eps);
+    xo[i] = x[i] * keep - (lc1 * mi) / (__builtin_sqrtf(vi * c2) + eps);
   }
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../core/rng.ts';
-import { adamBiasCorrections, adamUpdateImpl } from '../../engine/kernels/AdamUpdate_impl.ts';
+import { adamBiasCorrections, adamKeep, adamUpdateImpl } from '../../engine/kernels/AdamUpdate_impl.ts';
 import { batchNormTrainBackwardImpl, batchNormTrainForwardImpl } from '../../engine/kernels/BatchNormTrain_impl.ts';
 import { depthwiseBackpropFilterImpl } from '../../engine/kernels/DepthwiseConv2dNativeBackpropFilter_impl.ts';
 import { im2colTransposed } from '../../engine/kernels/im2col_impl.ts';
@@ -190,17 +190,22 @@ describe('SIMD ReLU gradient and Adam step against the JS references', () => {
     expect(want.filter((v) => v === 0).length).toBeGreaterThan(n / 4);
   });
 
-  it('adam_update on 1027 values, step 3', () => {
+  it.each([0, 0.3])('adam_update on 1027 values, step 3, weight decay %s', (weightDecay) => {
     const n = 1027;
     const [x, g, m] = [41, 42, 43].map((s) => random(n, s));
     const v = random(n, 44, 0.5, 0.5);
-    const hyper = { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, step: 3 };
+    const hyper = { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, step: 3, weightDecay };
     const want = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
     adamUpdateImpl(x, g, m, v, hyper, want[0], want[1], want[2]);
+    // the decoupled decay by hand: x′ = (1 − lr·λ)·x − (the step without decay)
+    const plain = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+    adamUpdateImpl(x, g, m, v, { ...hyper, weightDecay: 0 }, plain[0], plain[1], plain[2]);
+    const byHand = plain[0].map((p, i) => p - 0.01 * weightDecay * x[i]);
+    expect(relError(want[0], byHand)).toBeLessThan(1e-6);
     const h = new Heap();
     const outs = [h.alloc(n), h.alloc(n), h.alloc(n)];
     const [c1, c2] = adamBiasCorrections(hyper);
-    h.k.adam_update(h.put(x), h.put(g), h.put(m), h.put(v), n, hyper.lr, hyper.beta1, hyper.beta2, hyper.epsilon, c1, c2, outs[0], outs[1], outs[2]);
+    h.k.adam_update(h.put(x), h.put(g), h.put(m), h.put(v), n, hyper.lr, hyper.beta1, hyper.beta2, hyper.epsilon, c1, c2, adamKeep(hyper), outs[0], outs[1], outs[2]);
     want.forEach((w, i) => expect(relError(h.get(outs[i], n), w), `output ${i}`).toBeLessThan(1e-6));
     expect(relError(want[0], x)).toBeGreaterThan(1e-4);
   });

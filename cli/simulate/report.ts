@@ -33,34 +33,53 @@ export function roundSeries(series: Record<string, (number | null)[]>): Series[]
 }
 
 /**
- * How large a spread sampling noise alone makes: the max − min of one draw from N(0, se²) per
- * site (seeded Monte Carlo), i.e. the spread measured for sites whose true AUCs are equal,
- * given each site's AUC standard error. Its mean, and how often it exceeds `target`.
+ * The spread (max − min) of AUCs measured as `centres` plus N(0, se²) noise per site, by seeded
+ * Monte Carlo: its mean, how often it exceeds `target`, and its central 95% interval.
  */
-export function spreadFromNoise(standardErrors: readonly number[], target: number, draws = 20000, seed = 1): { mean: number; pAbove: number } {
+export function spreadDistribution(centres: readonly number[], standardErrors: readonly number[], target: number, draws = 20000, seed = 1): { mean: number; pAbove: number; interval: [number, number] } {
   const rng = new Rng(seed);
-  let sum = 0;
+  const spreads = new Float64Array(draws);
   let above = 0;
   for (let d = 0; d < draws; d++) {
     let lo = Infinity;
     let hi = -Infinity;
-    for (const se of standardErrors) {
-      const v = se * rng.normal();
+    standardErrors.forEach((se, i) => {
+      const v = centres[i] + se * rng.normal();
       lo = Math.min(lo, v);
       hi = Math.max(hi, v);
-    }
-    sum += hi - lo;
+    });
+    spreads[d] = hi - lo;
     if (hi - lo > target) above++;
   }
-  return { mean: sum / draws, pAbove: above / draws };
+  const sum = spreads.reduce((a, v) => a + v, 0);
+  spreads.sort();
+  const at = (q: number): number => spreads[Math.min(draws - 1, Math.floor(q * draws))];
+  return { mean: sum / draws, pAbove: above / draws, interval: [at(0.025), at(0.975)] };
 }
 
-/** Each site's federated AUC standard error (Hanley & McNeil) and the spread noise alone gives, when the test counts are known. */
-function uncertainty(c: Comparison): { standardErrors: Record<string, number>; spreadFromNoise: { mean: number; pAbove: number } } | undefined {
+/**
+ * How large a spread sampling noise alone makes: the spread measured for sites whose true AUCs
+ * are equal, given each site's AUC standard error. Its mean, and how often it exceeds `target`.
+ */
+export function spreadFromNoise(standardErrors: readonly number[], target: number): { mean: number; pAbove: number } {
+  const d = spreadDistribution(standardErrors.map(() => 0), standardErrors, target);
+  return { mean: d.mean, pAbove: d.pAbove };
+}
+
+interface Uncertainty {
+  standardErrors: Record<string, number>;
+  spreadFromNoise: { mean: number; pAbove: number };
+  /** The federated spread a fresh test split of the same size would measure, were the sites' true AUCs those measured. */
+  remeasuredSpread: { interval: [number, number]; pAbove: number };
+}
+
+/** Each site's federated AUC standard error (Hanley & McNeil), the spread noise alone gives, and how far a fresh test split could move the spread, when the test counts are known. */
+function uncertainty(c: Comparison): Uncertainty | undefined {
   const counts = c.testCounts;
   if (!counts) return undefined;
   const se = Object.fromEntries(c.sites.map((s) => [s, aucStandardError(c.federated[s], counts[s].pos, counts[s].neg)]));
-  return { standardErrors: se, spreadFromNoise: spreadFromNoise(Object.values(se), TARGETS.maxSpread) };
+  const again = spreadDistribution(c.sites.map((s) => c.federated[s]), Object.values(se), TARGETS.maxSpread);
+  return { standardErrors: se, spreadFromNoise: spreadFromNoise(Object.values(se), TARGETS.maxSpread), remeasuredSpread: { interval: again.interval, pAbove: again.pAbove } };
 }
 
 /** The comparison's columns in table order: label and per-site AUCs (the unpruned centralised one only when present). */
@@ -124,7 +143,8 @@ export function summaryTable(c: Comparison): string {
   const u = uncertainty(c);
   const noise = u
     ? `\nSampling noise of the federated AUCs (Hanley & McNeil standard errors): ${c.sites.map((s) => `${s} ${f4(u.standardErrors[s])}`).join(', ')}. ` +
-      `Sites with equal true AUCs would show a spread of ${f4(u.spreadFromNoise.mean)} on average, over ${TARGETS.maxSpread} in ${(100 * u.spreadFromNoise.pAbove).toFixed(0)}% of evaluations.\n`
+      `Sites with equal true AUCs would show a spread of ${f4(u.spreadFromNoise.mean)} on average, over ${TARGETS.maxSpread} in ${(100 * u.spreadFromNoise.pAbove).toFixed(0)}% of evaluations. ` +
+      `Were the sites' true AUCs those measured, a fresh test split of the same size would measure the federated spread between ${f4(u.remeasuredSpread.interval[0])} and ${f4(u.remeasuredSpread.interval[1])} (95%), over ${TARGETS.maxSpread} in ${(100 * u.remeasuredSpread.pAbove).toFixed(0)}% of them.\n`
     : '';
   return `${rows.join('\n')}\n${noise}`;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadSimulateConfig } from '../../cli/simulate/config.ts';
 import { teacherFile } from '../../cli/simulate/steps.ts';
-import { roundSeries, roundsCsv, spreadFromNoise, summarize, summaryTable } from '../../cli/simulate/report.ts';
+import { roundSeries, roundsCsv, spreadDistribution, spreadFromNoise, summarize, summaryTable } from '../../cli/simulate/report.ts';
 import type { Comparison } from '../../cli/simulate/baselines.ts';
 import type { RoundSummary } from '../../coordinator/rounds.ts';
 import { writeFileSync } from 'node:fs';
@@ -117,10 +117,18 @@ describe('simulate report', () => {
     expect(n.mean).toBeCloseTo(0.011284, 3);
     expect(Math.abs(n.pAbove - 0.03389)).toBeLessThan(0.005);
     expect(spreadFromNoise([0, 0, 0], 0.03)).toEqual({ mean: 0, pAbove: 0 });
+    // AUCs 0.90 and 0.95, σ = 0.01 each: the spread is 0.05 + N(0, 0.01²·2) (negative with
+    // probability Φ(−3.5), negligible): 95% within 0.05 ± 1.96·0.014142, over 0.03 with Φ(√2) = 0.9214
+    const d = spreadDistribution([0.9, 0.95], [0.01, 0.01], 0.03);
+    expect(d.mean).toBeCloseTo(0.05, 3);
+    expect(d.interval[0]).toBeCloseTo(0.02228, 3);
+    expect(d.interval[1]).toBeCloseTo(0.07772, 3);
+    expect(Math.abs(d.pAbove - 0.9214)).toBeLessThan(0.005);
     const withCounts: Comparison = { ...comparison, testCounts: { x: { pos: 60, neg: 40 }, y: { pos: 60, neg: 40 } } };
     const u = (summarize(withCounts) as { uncertainty: { standardErrors: Record<string, number> } }).uncertainty;
     expect(u.standardErrors.x).toBeCloseTo(0.0433333, 6); // Hanley & McNeil at 0.8, by hand (metrics test)
     expect(summaryTable(withCounts)).toContain('(Hanley & McNeil standard errors): x 0.0433, y 0.0412.');
+    expect(summaryTable(withCounts)).toMatch(/a fresh test split of the same size would measure the federated spread between 0\.\d{4} and 0\.\d{4} \(95%\), over 0\.03 in \d+% of them/);
     expect(summaryTable(comparison)).not.toContain('Sampling noise');
   });
 });

@@ -147,12 +147,16 @@ export async function trainBaseline(c: SimulateConfig, sites: string[], teacher:
   return { kind, aucs, params, teacher: teacherAuc, teacherParams };
 }
 
+/** The federated (and pre-trained) student's side of the comparison: everything but the baselines. */
+export type FederatedEvaluation = Pick<Comparison, 'sites' | 'federated' | 'testCounts'> & { pretrained?: SiteAucs; params: { federated: number; pretrained?: number } };
+
 /**
- * Evaluates the federated student (`finalWeights`) at every site, saves it as a tfjs model in
- * `studentDir`, and puts it beside the baselines (trainBaseline's). A pruned student's
- * parameters are counted after shrinking, with the run's final masks.
+ * Evaluates the federated student (`finalWeights`) and the pre-trained one at every site and
+ * saves the federated one as a tfjs model in `studentDir`. A pruned student's parameters are
+ * counted after shrinking, with the run's final masks. Needs nothing from the baselines, so it
+ * runs while they finish.
  */
-export async function compare(c: SimulateConfig, sites: string[], teacher: string, finalWeights: string, studentDir: string, baselines: readonly BaselineResult[], pretrainedWeights?: string): Promise<Comparison> {
+export async function evaluateFederated(c: SimulateConfig, sites: string[], finalWeights: string, studentDir: string, pretrainedWeights?: string): Promise<FederatedEvaluation> {
   const pre = imagePreprocess(c);
   const fed = buildStudent(c, finalWeights);
   await saveModel(fed, studentDir);
@@ -171,6 +175,17 @@ export async function compare(c: SimulateConfig, sites: string[], teacher: strin
   const initParams = init ? await studentParams(init, undefined) : undefined;
   fed.dispose();
   init?.dispose();
+  return {
+    sites: sites.map((s) => path.basename(s)),
+    federated,
+    testCounts,
+    ...(init ? { pretrained } : {}),
+    params: { federated: fedParams, ...(initParams !== undefined ? { pretrained: initParams } : {}) },
+  };
+}
+
+/** The federated evaluation beside the baselines (trainBaseline's results). */
+export function compare(fed: FederatedEvaluation, baselines: readonly BaselineResult[]): Comparison {
   const of = (kind: BaselineKind): BaselineResult => {
     const b = baselines.find((x) => x.kind === kind);
     if (!b) throw new Error(`the ${kind} baseline is missing`);
@@ -180,21 +195,21 @@ export async function compare(c: SimulateConfig, sites: string[], teacher: strin
   const central = of('centralised');
   const unpruned = baselines.find((x) => x.kind === 'centralised-unpruned');
   return {
-    sites: sites.map((s) => path.basename(s)),
-    federated,
-    testCounts,
+    sites: fed.sites,
+    federated: fed.federated,
+    testCounts: fed.testCounts,
     local: local.aucs,
     centralised: central.aucs,
     ...(unpruned ? { centralisedUnpruned: unpruned.aucs } : {}),
     teacher: local.teacher ?? {},
-    ...(init ? { pretrained } : {}),
+    ...(fed.pretrained ? { pretrained: fed.pretrained } : {}),
     params: {
-      federated: fedParams,
+      federated: fed.params.federated,
       local: local.params,
       centralised: central.params[0],
       ...(unpruned ? { centralisedUnpruned: unpruned.params[0] } : {}),
       teacher: local.teacherParams ?? 0,
-      ...(initParams !== undefined ? { pretrained: initParams } : {}),
+      ...(fed.params.pretrained !== undefined ? { pretrained: fed.params.pretrained } : {}),
     },
   };
 }

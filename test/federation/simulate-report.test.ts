@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadSimulateConfig } from '../../cli/simulate/config.ts';
 import { teacherFile } from '../../cli/simulate/steps.ts';
 import { roundSeries, roundsCsv, spreadDistribution, spreadFromNoise, summarize, summaryTable } from '../../cli/simulate/report.ts';
-import type { Comparison } from '../../cli/simulate/baselines.ts';
+import { compare, type Comparison } from '../../cli/simulate/baselines.ts';
 import type { RoundSummary } from '../../coordinator/rounds.ts';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -130,5 +130,23 @@ describe('simulate report', () => {
     expect(summaryTable(withCounts)).toContain('(Hanley & McNeil standard errors): x 0.0433, y 0.0412.');
     expect(summaryTable(withCounts)).toMatch(/a fresh test split of the same size would measure the federated spread between 0\.\d{4} and 0\.\d{4} \(95%\), over 0\.03 in \d+% of them/);
     expect(summaryTable(comparison)).not.toContain('Sampling noise');
+  });
+
+  it("puts the federated evaluation beside the baselines' results, each in its own column", () => {
+    const fed = { sites: ['x', 'y'], federated: { x: 0.9, y: 0.8 }, testCounts: { x: { pos: 5, neg: 5 }, y: { pos: 4, neg: 6 } }, pretrained: { x: 0.7, y: 0.6 }, params: { federated: 100, pretrained: 200 } };
+    const local = { kind: 'local' as const, aucs: { x: 0.85, y: 0.75 }, params: [100, 100], teacher: { x: 0.95, y: 0.9 }, teacherParams: 999 };
+    const central = { kind: 'centralised' as const, aucs: { x: 0.91, y: 0.82 }, params: [100] };
+    const c = compare(fed, [central, local]);
+    expect(c).toEqual({
+      sites: ['x', 'y'],
+      federated: fed.federated,
+      testCounts: fed.testCounts,
+      local: local.aucs,
+      centralised: central.aucs,
+      teacher: local.teacher,
+      pretrained: fed.pretrained,
+      params: { federated: 100, local: [100, 100], centralised: 100, teacher: 999, pretrained: 200 },
+    });
+    expect(() => compare(fed, [local])).toThrow('the centralised baseline is missing');
   });
 });

@@ -87,40 +87,49 @@ export function degrade(x: Float32Array, size: number, channels: number, range: 
 
 /**
  * Inverse-maps each output pixel through flip, rotation by `angle` and zoom about the centre;
- * bilinear for images, nearest for masks; outside the source takes `pad`.
+ * bilinear for images, nearest for masks; outside the source takes `pad`. One flat loop with no
+ * call or closure per pixel (the augmentation's hot spot: it runs on every training image).
  */
 export function warp(src: Float32Array, size: number, channels: number, flip: boolean, angle: number, zoom: number, pad: number, nearest: boolean): Float32Array {
   const out = new Float32Array(src.length);
-  const c0 = (size - 1) / 2;
+  const n = size;
+  const ch = channels;
+  const c0 = (n - 1) / 2;
   const cos = Math.cos(angle) / zoom;
   const sin = Math.sin(angle) / zoom;
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const dx = (flip ? size - 1 - x : x) - c0;
-      const dy = y - c0;
+  const lim = n - 0.5;
+  for (let y = 0; y < n; y++) {
+    const dy = y - c0;
+    for (let x = 0; x < n; x++) {
+      const dx = (flip ? n - 1 - x : x) - c0;
       const sx = cos * dx + sin * dy + c0;
       const sy = -sin * dx + cos * dy + c0;
-      const o = (y * size + x) * channels;
-      for (let c = 0; c < channels; c++) out[o + c] = nearest ? sampleNearest(src, size, channels, sx, sy, c, pad) : sampleBilinear(src, size, channels, sx, sy, c, pad);
+      const o = (y * n + x) * ch;
+      if (nearest) {
+        const xi = Math.round(sx);
+        const yi = Math.round(sy);
+        const inside = !(xi < 0 || yi < 0 || xi >= n || yi >= n);
+        for (let c = 0; c < ch; c++) out[o + c] = inside ? src[(yi * n + xi) * ch + c] : pad;
+        continue;
+      }
+      if (sx < -0.5 || sy < -0.5 || sx > lim || sy > lim) {
+        for (let c = 0; c < ch; c++) out[o + c] = pad;
+        continue;
+      }
+      const xc = sx > n - 1 ? n - 1 : sx <= 0 ? 0 : sx;
+      const yc = sy > n - 1 ? n - 1 : sy <= 0 ? 0 : sy;
+      const xf = Math.floor(xc);
+      const yf = Math.floor(yc);
+      const x0 = xf > n - 2 ? n - 2 : xf;
+      const y0 = yf > n - 2 ? n - 2 : yf;
+      const fx = xc - x0;
+      const fy = yc - y0;
+      const i00 = (y0 * n + x0) * ch;
+      const i10 = i00 + ch;
+      const i01 = i00 + n * ch;
+      const i11 = i01 + ch;
+      for (let c = 0; c < ch; c++) out[o + c] = (1 - fy) * ((1 - fx) * src[i00 + c] + fx * src[i10 + c]) + fy * ((1 - fx) * src[i01 + c] + fx * src[i11 + c]);
     }
   }
   return out;
-}
-
-function sampleNearest(s: Float32Array, n: number, ch: number, x: number, y: number, c: number, pad: number): number {
-  const xi = Math.round(x);
-  const yi = Math.round(y);
-  return xi < 0 || yi < 0 || xi >= n || yi >= n ? pad : s[(yi * n + xi) * ch + c];
-}
-
-function sampleBilinear(s: Float32Array, n: number, ch: number, x: number, y: number, c: number, pad: number): number {
-  if (x < -0.5 || y < -0.5 || x > n - 0.5 || y > n - 0.5) return pad;
-  const xc = Math.min(n - 1, Math.max(0, x));
-  const yc = Math.min(n - 1, Math.max(0, y));
-  const x0 = Math.min(n - 2, Math.floor(xc));
-  const y0 = Math.min(n - 2, Math.floor(yc));
-  const fx = xc - x0;
-  const fy = yc - y0;
-  const at = (xx: number, yy: number): number => s[(yy * n + xx) * ch + c];
-  return (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) + fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
 }

@@ -135,6 +135,48 @@ describe('augmentation', () => {
     }
   });
 
+  it('warps exactly as a per-pixel sampler does (the former implementation, kept here as the reference)', () => {
+    function sampleBilinear(s: Float32Array, n: number, ch: number, x: number, y: number, c: number, pad: number): number {
+      if (x < -0.5 || y < -0.5 || x > n - 0.5 || y > n - 0.5) return pad;
+      const xc = Math.min(n - 1, Math.max(0, x));
+      const yc = Math.min(n - 1, Math.max(0, y));
+      const x0 = Math.min(n - 2, Math.floor(xc));
+      const y0 = Math.min(n - 2, Math.floor(yc));
+      const fx = xc - x0;
+      const fy = yc - y0;
+      const at = (xx: number, yy: number): number => s[(yy * n + xx) * ch + c];
+      return (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) + fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
+    }
+    function sampleNearest(s: Float32Array, n: number, ch: number, x: number, y: number, c: number, pad: number): number {
+      const xi = Math.round(x);
+      const yi = Math.round(y);
+      return xi < 0 || yi < 0 || xi >= n || yi >= n ? pad : s[(yi * n + xi) * ch + c];
+    }
+    function reference(src: Float32Array, n: number, ch: number, flip: boolean, angle: number, zoom: number, pad: number, nearest: boolean): Float32Array {
+      const out = new Float32Array(src.length);
+      const c0 = (n - 1) / 2;
+      const cos = Math.cos(angle) / zoom;
+      const sin = Math.sin(angle) / zoom;
+      for (let y = 0; y < n; y++) {
+        for (let x = 0; x < n; x++) {
+          const dx = (flip ? n - 1 - x : x) - c0;
+          const dy = y - c0;
+          const sx = cos * dx + sin * dy + c0;
+          const sy = -sin * dx + cos * dy + c0;
+          for (let c = 0; c < ch; c++) out[(y * n + x) * ch + c] = nearest ? sampleNearest(src, n, ch, sx, sy, c, pad) : sampleBilinear(src, n, ch, sx, sy, c, pad);
+        }
+      }
+      return out;
+    }
+    const rng = new Rng(11);
+    for (const [n, ch] of [[12, 1], [9, 3], [16, 2]]) {
+      const src = Float32Array.from({ length: n * n * ch }, () => rng.uniform(-2, 2));
+      for (const [flip, angle, zoom, nearest] of [[false, 0, 1, false], [true, 0.3, 0.8, false], [false, -0.17, 1.2, false], [true, Math.PI / 2, 1, true], [false, 0.05, 0.9, true]] as const) {
+        expect(Array.from(warp(src, n, ch, flip, angle, zoom, -7, nearest))).toEqual(Array.from(reference(src, n, ch, flip, angle, zoom, -7, nearest)));
+      }
+    }
+  });
+
   it('rotating by 90° moves pixels as a hand rotation does', () => {
     const src = Float32Array.from({ length: 16 }, (_, i) => i);
     const out = warp(src, 4, 1, false, Math.PI / 2, 1, -1, true);

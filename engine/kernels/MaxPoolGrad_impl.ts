@@ -12,28 +12,32 @@ export function maxPoolGradImpl(x: Float32Array, dy: Float32Array, info: tf.back
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   dx.fill(0);
+  // channels innermost, as NHWC lays them out: one pass over each window per output pixel
+  const best = new Float64Array(c);
+  const at = new Int32Array(c);
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < oh; y++) {
       for (let xx = 0; xx < ow; xx++) {
         const dyo = ((b * oh + y) * ow + xx) * c;
-        for (let ch = 0; ch < c; ch++) {
-          let best = -Infinity;
-          let at = -1;
-          for (let fy = 0; fy < fh; fy += dh) {
-            const iy = y * sh - top + fy;
-            if (iy < 0 || iy >= h) continue;
-            for (let fx = 0; fx < fw; fx += dw) {
-              const ix = xx * sw - left + fx;
-              if (ix < 0 || ix >= w) continue;
-              const i = ((b * h + iy) * w + ix) * c + ch;
-              if (x[i] > best || at < 0) {
-                best = x[i];
-                at = i;
+        best.fill(-Infinity);
+        at.fill(-1);
+        for (let fy = 0; fy < fh; fy += dh) {
+          const iy = y * sh - top + fy;
+          if (iy < 0 || iy >= h) continue;
+          for (let fx = 0; fx < fw; fx += dw) {
+            const ix = xx * sw - left + fx;
+            if (ix < 0 || ix >= w) continue;
+            const base = ((b * h + iy) * w + ix) * c;
+            for (let ch = 0; ch < c; ch++) {
+              const v = x[base + ch];
+              if (v > best[ch] || at[ch] < 0) {
+                best[ch] = v;
+                at[ch] = base + ch;
               }
             }
           }
-          if (at >= 0) dx[at] += dy[dyo + ch];
         }
+        for (let ch = 0; ch < c; ch++) if (at[ch] >= 0) dx[at[ch]] += dy[dyo + ch];
       }
     }
   }

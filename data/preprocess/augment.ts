@@ -76,11 +76,14 @@ export function degrade(x: Float32Array, size: number, channels: number, range: 
   if (!(rng.next() < cfg.p)) return;
   const sigma = rng.uniform(0, cfg.blur);
   const noise = rng.uniform(0, cfg.noise) * range;
-  const plane = new Float32Array(size * size);
-  for (let c = 0; c < channels; c++) {
-    for (let i = 0; i < plane.length; i++) plane[i] = x[i * channels + c];
-    gaussianBlur(plane, size, sigma);
-    for (let i = 0; i < plane.length; i++) x[i * channels + c] = plane[i];
+  if (channels === 1) gaussianBlur(x, size, sigma);
+  else {
+    const plane = new Float32Array(size * size);
+    for (let c = 0; c < channels; c++) {
+      for (let i = 0; i < plane.length; i++) plane[i] = x[i * channels + c];
+      gaussianBlur(plane, size, sigma);
+      for (let i = 0; i < plane.length; i++) x[i * channels + c] = plane[i];
+    }
   }
   if (noise > 0) for (let i = 0; i < x.length; i++) x[i] += noise * rng.normal();
 }

@@ -11,6 +11,7 @@ import { evaluateInt8, int8Table } from '../simulate/int8.ts';
 import { pruningSummary, pruningTable } from '../simulate/pruning.ts';
 import { summaryMarkdown, writeReport, type ReportSection } from '../simulate/report.ts';
 import { prepare, runFederation, startBaseline } from '../simulate/steps.ts';
+import { loadTestSets } from '../simulate/student.ts';
 
 interface SimulateFlags {
   config?: string;
@@ -61,9 +62,10 @@ export function register(program: Command): void {
       // baselines leave idle once the federation is over, instead of waiting for them
       const baselineResults = Promise.all(baselines.map((b) => b.result));
       baselineResults.catch(() => undefined); // awaited below; a failure surfaces there
-      const federated = await evaluateFederated(c, sites, finalWeights, path.join(c.out, 'student'), pretrained);
+      const tests = await loadTestSets(c, sites);
+      const federated = await evaluateFederated(c, tests, finalWeights, path.join(c.out, 'student'), pretrained);
       const int8 = finalOnnx ? await evaluateInt8(c, sites, finalOnnx) : undefined;
-      const pruning = await pruningSummary(c, sites, path.dirname(finalWeights), rounds, path.join(c.out, 'student'));
+      const pruning = await pruningSummary(c, tests, path.dirname(finalWeights), rounds, path.join(c.out, 'student'));
       const comparison = compare(federated, await baselineResults);
       const seconds = { total: (Date.now() - t0) / 1000, preparation: (t1 - t0) / 1000, federation: (t2 - t1) / 1000, afterFederation: (Date.now() - t2) / 1000 };
       const overhead = rounds.map((r) => ({ round: r.round, phaseSeconds: r.train.phaseSeconds, slowestFitSeconds: r.train.slowestFitSeconds, overhead: r.train.overhead }));

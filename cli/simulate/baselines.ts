@@ -16,7 +16,7 @@ import { pool } from '../../train/split.ts';
 import type { ImageSet } from '../../train/types.ts';
 import type { SimulateConfig } from './config.ts';
 import { coordinatorPruning, finalMasks } from './pruning.ts';
-import { buildStudent, imagePreprocess, readWeights, studentRecipe } from './student.ts';
+import { buildStudent, imagePreprocess, readWeights, studentRecipe, type SiteTest } from './student.ts';
 
 /** Test AUC at each site (site name → AUC), for one model. */
 export type SiteAucs = Record<string, number>;
@@ -156,27 +156,25 @@ export type FederatedEvaluation = Pick<Comparison, 'sites' | 'federated' | 'test
  * counted after shrinking, with the run's final masks. Needs nothing from the baselines, so it
  * runs while they finish.
  */
-export async function evaluateFederated(c: SimulateConfig, sites: string[], finalWeights: string, studentDir: string, pretrainedWeights?: string): Promise<FederatedEvaluation> {
-  const pre = imagePreprocess(c);
+export async function evaluateFederated(c: SimulateConfig, tests: readonly SiteTest[], finalWeights: string, studentDir: string, pretrainedWeights?: string): Promise<FederatedEvaluation> {
   const fed = buildStudent(c, finalWeights);
   await saveModel(fed, studentDir);
   const init = pretrainedWeights ? buildStudent(c, pretrainedWeights) : undefined;
   const federated: SiteAucs = {};
   const pretrained: SiteAucs = {};
   const testCounts: Record<string, { pos: number; neg: number }> = {};
-  for (const s of sites) {
-    const test = (await loadSitePart(s, 'test', pre))!;
-    federated[path.basename(s)] = evaluate(fed, test).auc;
-    if (init) pretrained[path.basename(s)] = evaluate(init, test).auc;
-    const pos = test.labels.reduce((n, l) => n + (l === 1 ? 1 : 0), 0);
-    testCounts[path.basename(s)] = { pos, neg: test.n - pos };
+  for (const { name, set } of tests) {
+    federated[name] = evaluate(fed, set).auc;
+    if (init) pretrained[name] = evaluate(init, set).auc;
+    const pos = set.labels.reduce((n, l) => n + (l === 1 ? 1 : 0), 0);
+    testCounts[name] = { pos, neg: set.n - pos };
   }
   const fedParams = await studentParams(fed, finalMasks(path.dirname(finalWeights)));
   const initParams = init ? await studentParams(init, undefined) : undefined;
   fed.dispose();
   init?.dispose();
   return {
-    sites: sites.map((s) => path.basename(s)),
+    sites: tests.map((t) => t.name),
     federated,
     testCounts,
     ...(init ? { pretrained } : {}),

@@ -9,12 +9,11 @@ import { loadModel, saveModel } from '../../models/index.ts';
 import { parseMasks, pruneReport, pruneSettingsSchema, type PruneMasks, type PruneReport, type PruneSettings } from '../../prune/index.ts';
 import { exportOnnx } from '../../quantize/export/index.ts';
 import { evaluate } from '../../train/evaluate.ts';
-import { loadSitePart } from '../../train/site-data.ts';
 import { pool } from '../../train/split.ts';
 import { onnxLatencyMs } from '../commands/prune.ts';
 import type { SimulateConfig } from './config.ts';
 import { defaultPruningRounds } from './pruning-config.ts';
-import { buildStudent, imagePreprocess } from './student.ts';
+import { buildStudent, type SiteTest } from './student.ts';
 
 /** The coordinator config's `pruning` block for a simulate config, or nothing when it does not prune. */
 export function coordinatorPruning(c: SimulateConfig): { pruning?: PruneSettings } {
@@ -61,9 +60,7 @@ export function pruningTable(p: PruningSummary): string {
   return `Before: round ${p.beforeRound}'s global model (the last unpruned); after: the final shrunk student.\n\n${rows.join('\n')}\n\n${wire.join('\n')}\n`;
 }
 
-async function aucs(c: SimulateConfig, sites: string[], models: tf.LayersModel[]): Promise<Record<string, number>[]> {
-  const pre = imagePreprocess(c);
-  const tests = await Promise.all(sites.map(async (s) => ({ name: path.basename(s), set: (await loadSitePart(s, 'test', pre))! })));
+function aucs(tests: readonly SiteTest[], models: tf.LayersModel[]): Record<string, number>[] {
   const pooled = pool(tests.map((t) => t.set));
   return models.map((m) => ({ ...Object.fromEntries(tests.map((t) => [t.name, evaluate(m, t.set).auc])), pooled: evaluate(m, pooled).auc }));
 }
@@ -74,7 +71,7 @@ async function aucs(c: SimulateConfig, sites: string[], models: tf.LayersModel[]
  * bytes, the shrunk student saved as `studentDir` (tfjs) and `student.onnx` next to it.
  * Undefined when the run did not prune.
  */
-export async function pruningSummary(c: SimulateConfig, sites: string[], stateDir: string, rounds: readonly RoundSummary[], studentDir: string): Promise<PruningSummary | undefined> {
+export async function pruningSummary(c: SimulateConfig, tests: readonly SiteTest[], stateDir: string, rounds: readonly RoundSummary[], studentDir: string): Promise<PruningSummary | undefined> {
   const { pruning: settings } = coordinatorPruning(c);
   const masks = finalMasks(stateDir);
   if (!settings || !masks) return undefined;
@@ -88,7 +85,7 @@ export async function pruningSummary(c: SimulateConfig, sites: string[], stateDi
   report.extra.onnxBytes = { before: exportOnnx(before).length, after: onnx.length, unit: 'bytes, FP32 ONNX' };
   info('simulate: timing the student before and after pruning (FP32 ONNX, batch 1)');
   report.extra.onnxLatencyMs = { before: await onnxLatencyMs(before), after: await onnxLatencyMs(after), unit: 'ms, median, batch 1, ORT 1 thread' };
-  const [aucBefore, aucAfter] = await aucs(c, sites, [before, after]);
+  const [aucBefore, aucAfter] = aucs(tests, [before, after]);
   await saveModel(after, studentDir);
   await writeFileAtomic(path.join(path.dirname(studentDir), 'student.onnx'), onnx);
   before.dispose();

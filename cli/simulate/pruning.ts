@@ -8,8 +8,8 @@ import { info } from '../../core/log.ts';
 import { loadModel, saveModel } from '../../models/index.ts';
 import { parseMasks, pruneReport, pruneSettingsSchema, type PruneMasks, type PruneReport, type PruneSettings } from '../../prune/index.ts';
 import { exportOnnx } from '../../quantize/export/index.ts';
-import { evaluate } from '../../train/evaluate.ts';
-import { pool } from '../../train/split.ts';
+import { classificationMetrics, predictLogits } from '../../train/classification.ts';
+import { EVAL_BATCH_SIZE } from '../../train/evaluate.ts';
 import { onnxLatencyMs } from '../commands/prune.ts';
 import type { SimulateConfig } from './config.ts';
 import { defaultPruningRounds } from './pruning-config.ts';
@@ -60,9 +60,20 @@ export function pruningTable(p: PruningSummary): string {
   return `Before: round ${p.beforeRound}'s global model (the last unpruned); after: the final shrunk student.\n\n${rows.join('\n')}\n\n${wire.join('\n')}\n`;
 }
 
+/**
+ * Each model's AUC at every site and on the sites pooled. One forward pass per image: the pooled
+ * AUC ranks the sites' own logits together instead of predicting the pooled set again.
+ */
 function aucs(tests: readonly SiteTest[], models: tf.LayersModel[]): Record<string, number>[] {
-  const pooled = pool(tests.map((t) => t.set));
-  return models.map((m) => ({ ...Object.fromEntries(tests.map((t) => [t.name, evaluate(m, t.set).auc])), pooled: evaluate(m, pooled).auc }));
+  const labels = Int32Array.from(tests.flatMap((t) => Array.from(t.set.labels)));
+  return models.map((m) => {
+    const k = m.outputs[0].shape.at(-1) ?? 2;
+    const logits = tests.map((t) => predictLogits(m, t.set, EVAL_BATCH_SIZE));
+    const site = (i: number): number => classificationMetrics(logits[i], tests[i].set.labels, k).auc!;
+    const pooled = new Float32Array(logits.reduce((n, l) => n + l.length, 0));
+    logits.reduce((o, l) => (pooled.set(l, o), o + l.length), 0);
+    return { ...Object.fromEntries(tests.map((t, i) => [t.name, site(i)])), pooled: classificationMetrics(pooled, labels, k).auc! };
+  });
 }
 
 /**

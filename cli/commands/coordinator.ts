@@ -4,6 +4,7 @@ import { loadTokens } from '../../coordinator/auth.ts';
 import { loadCoordinatorConfig } from '../../coordinator/config.ts';
 import { startCoordinator } from '../../coordinator/server.ts';
 import { info } from '../../core/log.ts';
+import { initBackend } from '../../engine/backend.ts';
 import { numberIn, printJson } from '../run.ts';
 
 interface CoordinatorFlags {
@@ -34,6 +35,9 @@ export function register(program: Command): void {
         insecure: base.insecure || Boolean(f.insecure),
         tls: f.insecure ? undefined : base.tls,
       };
+      // pruning and INT8 export build the student as a tfjs model: on the fast backend, and
+      // without tfjs's "install the node backend" banner that its fallback prints
+      if (config.pruning || config.quantize) await initBackend();
       const tokens = loadTokens(config.tokensFile);
       const running = await startCoordinator(config, tokens);
       if (f.portFile) writeFileSync(f.portFile, `${running.port}\n`);

@@ -110,8 +110,6 @@ const paramsCell = (p: number | number[] | undefined): string => {
 export function summarize(c: Comparison): Record<string, unknown> {
   const col = (a: SiteAucs): number[] => c.sites.map((s) => a[s]);
   const cols = columns(c);
-  const fed = col(c.federated);
-  const gap = (a: SiteAucs): number => mean(col(a)) - mean(fed);
   const u = uncertainty(c);
   return {
     sites: c.sites,
@@ -119,15 +117,60 @@ export function summarize(c: Comparison): Record<string, unknown> {
     mean: Object.fromEntries(cols.map((x) => [x.key, mean(col(x.aucs))])),
     spread: Object.fromEntries(cols.map((x) => [x.key, spread(col(x.aucs))])),
     params: c.params,
-    checks: {
-      federatedAtLeastLocalAtEverySite: c.sites.every((s) => c.federated[s] >= c.local[s]),
-      withinOfCentralised: { gap: gap(c.centralised), target: TARGETS.withinCentralised, met: gap(c.centralised) <= TARGETS.withinCentralised },
-      ...(c.centralisedUnpruned ? { gapToUnprunedCentralised: gap(c.centralisedUnpruned) } : {}),
-      ...(c.pretrained ? { gainOverPretrained: -gap(c.pretrained) } : {}),
-      spread: { value: spread(fed), target: TARGETS.maxSpread, met: spread(fed) <= TARGETS.maxSpread },
-    },
+    checks: qualityChecks(c),
     ...(u ? { uncertainty: u } : {}),
   };
+}
+
+/** The issue's quality checks on a comparison, and what federating gained or lost against the other students. */
+interface QualityChecks {
+  federatedAtLeastLocalAtEverySite: boolean;
+  withinOfCentralised: { gap: number; target: number; met: boolean };
+  gapToUnprunedCentralised?: number;
+  gainOverPretrained?: number;
+  spread: { value: number; target: number; met: boolean };
+}
+
+function qualityChecks(c: Comparison): QualityChecks {
+  const col = (a: SiteAucs): number[] => c.sites.map((s) => a[s]);
+  const fed = col(c.federated);
+  const gap = (a: SiteAucs): number => mean(col(a)) - mean(fed);
+  return {
+    federatedAtLeastLocalAtEverySite: c.sites.every((s) => c.federated[s] >= c.local[s]),
+    withinOfCentralised: { gap: gap(c.centralised), target: TARGETS.withinCentralised, met: gap(c.centralised) <= TARGETS.withinCentralised },
+    ...(c.centralisedUnpruned ? { gapToUnprunedCentralised: gap(c.centralisedUnpruned) } : {}),
+    ...(c.pretrained ? { gainOverPretrained: -gap(c.pretrained) } : {}),
+    spread: { value: spread(fed), target: TARGETS.maxSpread, met: spread(fed) <= TARGETS.maxSpread },
+  };
+}
+
+const signed = (v: number): string => `${v >= 0 ? '+' : '−'}${f4(Math.abs(v))}`;
+const yesNo = (met: boolean): string => (met ? '**yes**' : '**no**');
+const inWords = (xs: readonly string[]): string => (xs.length < 2 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`);
+
+/**
+ * The quality checks in words under the table: each with its margin (the site where federated
+ * comes closest to, or falls furthest below, its site-alone student), what federating gained
+ * over the pre-trained start, and a warning where the teacher scores below that start, since
+ * distilling from it then pulls the student towards a weaker model.
+ */
+export function checksText(c: Comparison): string {
+  const k = qualityChecks(c);
+  const margins = c.sites.map((s) => ({ s, m: c.federated[s] - c.local[s] }));
+  const closest = margins.reduce((a, b) => (b.m < a.m ? b : a));
+  const g = k.withinOfCentralised.gap;
+  const lines = [
+    `**Issue 5's checks.** Federated at least each site alone: ${yesNo(k.federatedAtLeastLocalAtEverySite)} (smallest margin ${signed(closest.m)}, ${closest.s}); ` +
+      `within ${TARGETS.withinCentralised} of centralised: ${yesNo(k.withinOfCentralised.met)} (mean ${f4(Math.abs(g))} ${g >= 0 ? 'below' : 'above'}); ` +
+      `spread at most ${TARGETS.maxSpread}: ${yesNo(k.spread.met)} (${f4(k.spread.value)}).` +
+      (k.gainOverPretrained !== undefined ? ` Federated minus pre-trained, mean: ${signed(k.gainOverPretrained)}.` : ''),
+  ];
+  const pre = c.pretrained;
+  const weaker = pre ? c.sites.filter((s) => c.teacher[s] < pre[s]) : [];
+  if (weaker.length) {
+    lines.push(`The teacher scores below the pre-trained student at ${inWords(weaker)}: distilling from it pulls the student towards a weaker model there (student.alpha sets the weight of its soft labels).`);
+  }
+  return `${lines.join('\n\n')}\n`;
 }
 
 /** The summary table in Markdown: one row per site, then mean, spread and parameters. */
@@ -146,7 +189,7 @@ export function summaryTable(c: Comparison): string {
       `Sites with equal true AUCs would show a spread of ${f4(u.spreadFromNoise.mean)} on average, over ${TARGETS.maxSpread} in ${(100 * u.spreadFromNoise.pAbove).toFixed(0)}% of evaluations. ` +
       `Were the sites' true AUCs those measured, a fresh test split of the same size would measure the federated spread between ${f4(u.remeasuredSpread.interval[0])} and ${f4(u.remeasuredSpread.interval[1])} (95%), over ${TARGETS.maxSpread} in ${(100 * u.remeasuredSpread.pAbove).toFixed(0)}% of them.\n`
     : '';
-  return `${rows.join('\n')}\n${noise}`;
+  return `${rows.join('\n')}\n${noise}\n${checksText(c)}`;
 }
 
 /** Writes the report folder: rounds (JSON, CSV), plots (auc.png, loss.png, and plots.html with the same charts), summary (JSON, Markdown). */

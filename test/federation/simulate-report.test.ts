@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadSimulateConfig } from '../../cli/simulate/config.ts';
 import { teacherFile } from '../../cli/simulate/steps.ts';
-import { roundSeries, roundsCsv, spreadDistribution, spreadFromNoise, summarize, summaryTable } from '../../cli/simulate/report.ts';
+import { checksText, roundSeries, roundsCsv, spreadDistribution, spreadFromNoise, summarize, summaryTable } from '../../cli/simulate/report.ts';
 import { compare, type Comparison } from '../../cli/simulate/baselines.ts';
 import type { RoundSummary } from '../../coordinator/rounds.ts';
 import { writeFileSync } from 'node:fs';
@@ -59,6 +59,26 @@ describe('simulate report', () => {
     expect(table.split('\n')[0]).toBe('| site | federated | site alone | centralised | pre-trained (public data) | teacher |');
     expect(table).toContain('| x | 0.8000 | 0.7000 | 0.8100 | 0.7500 | 0.9000 |');
     expect((summarize(comparison).checks as Record<string, unknown>).gainOverPretrained).toBeUndefined();
+  });
+
+  it('the checks in words: each margin by hand, and the teacher named where it scores below the pre-trained start', () => {
+    // y: 0.82 − 0.85 = −0.03 is the smallest margin (x: +0.10); centralised mean 0.82 is 0.01 above the federated 0.81
+    const text = checksText(comparison);
+    expect(text).toContain('Federated at least each site alone: **no** (smallest margin −0.0300, y)');
+    expect(text).toContain('within 0.02 of centralised: **yes** (mean 0.0100 below)');
+    expect(text).toContain('spread at most 0.03: **yes** (0.0200).');
+    expect(text).not.toContain('pre-trained');
+    expect(summaryTable(comparison)).toContain(text);
+    // the federated student above centralised and above every site alone; the teacher (0.90 / 0.88) below the start at y (0.89) only
+    const better: Comparison = { ...comparison, federated: { x: 0.85, y: 0.8 }, local: { x: 0.84, y: 0.7 }, centralised: { x: 0.81, y: 0.79 }, pretrained: { x: 0.8, y: 0.89 } };
+    const t = checksText(better);
+    expect(t).toContain('**yes** (smallest margin +0.0100, x)');
+    expect(t).toContain('(mean 0.0250 above)'); // 0.825 − 0.80
+    expect(t).toContain('spread at most 0.03: **no** (0.0500).');
+    expect(t).toContain('Federated minus pre-trained, mean: −0.0200.'); // 0.825 − 0.845
+    expect(t).toContain('The teacher scores below the pre-trained student at y:');
+    const both = checksText({ ...better, pretrained: { x: 0.95, y: 0.89 } });
+    expect(both).toContain('at x and y:');
   });
 
   it('rounds CSV: a row per site and round, then the mean', () => {

@@ -70,7 +70,7 @@ describe('simulate: distillation settings', () => {
     const spec = studentSpec(studentRoundConfig(c) as RoundConfig);
     expect([spec.temperature, spec.alpha, spec.arch, spec.batchSize]).toEqual([2, 0.9, 'cnn-s', 16]);
     const d = studentSpec(studentRoundConfig(loadSimulateConfig(undefined, false)) as RoundConfig);
-    expect([d.temperature, d.alpha]).toEqual([4, 0.7]);
+    expect([d.temperature, d.alpha]).toEqual([4, 0.3]);
     const key = (k: ReturnType<typeof loadSimulateConfig>): string => path.basename(pretrainedFile(k, [path.join(k.work, 'public', 'site-a')]));
     expect(key(c)).toBe(key(loadSimulateConfig(undefined, false)));
     expect(key(loadSimulateConfig(yaml('student: {lr: 0.001}\n'), false))).not.toBe(key(c));

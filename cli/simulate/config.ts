@@ -73,8 +73,9 @@ export const simulateSchema = z
       .object({
         arch: z.string().default('cnn-s'),
         // ×0.5 meets issue 5's checks at seeds 1, 2 and 3 once pre-trained for 30 epochs (spread
-        // 0.0217 / 0.0269 / 0.0228 with α 0.3; docs/FIGURES.md, session 9). ×0.625 scored 0.006–0.01 higher with 20 epochs of
-        // pre-training, but the default run then took 14 min 59 s of its 15 (session 8)
+        // 0.0217 / 0.0269 / 0.0228 with α 0.3; docs/FIGURES.md, session 9). ×0.625 scored
+        // 0.006–0.01 higher with 20 epochs of pre-training, but the default run then took
+        // 14 min 59 s of its 15 (session 8)
         width: z.number().positive().default(0.5),
         batchSize: z.number().int().positive().default(16),
         lr: z.number().positive().default(5e-3),

@@ -12,6 +12,8 @@ export const TARGETS = { withinCentralised: 0.02, maxSpread: 0.03 };
 const mean = (xs: number[]): number => xs.reduce((s, v) => s + v, 0) / xs.length;
 const spread = (xs: number[]): number => Math.max(...xs) - Math.min(...xs);
 const f4 = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(4));
+/** One column's AUCs in the comparison's site order. */
+const inSiteOrder = (c: Comparison, a: SiteAucs): number[] => c.sites.map((s) => a[s]);
 
 /** Per-round, per-site rows: round, site, AUC, evaluation loss, and the round's mean training loss. */
 export function roundsCsv(rounds: readonly RoundSummary[]): string {
@@ -108,14 +110,13 @@ const paramsCell = (p: number | number[] | undefined): string => {
  * gap to the unpruned centralised student is reported beside them as what pruning costs.
  */
 export function summarize(c: Comparison): Record<string, unknown> {
-  const col = (a: SiteAucs): number[] => c.sites.map((s) => a[s]);
   const cols = columns(c);
   const u = uncertainty(c);
   return {
     sites: c.sites,
     auc: Object.fromEntries(cols.map((x) => [x.key, x.aucs])),
-    mean: Object.fromEntries(cols.map((x) => [x.key, mean(col(x.aucs))])),
-    spread: Object.fromEntries(cols.map((x) => [x.key, spread(col(x.aucs))])),
+    mean: Object.fromEntries(cols.map((x) => [x.key, mean(inSiteOrder(c, x.aucs))])),
+    spread: Object.fromEntries(cols.map((x) => [x.key, spread(inSiteOrder(c, x.aucs))])),
     params: c.params,
     checks: qualityChecks(c),
     ...(u ? { uncertainty: u } : {}),
@@ -132,9 +133,8 @@ interface QualityChecks {
 }
 
 function qualityChecks(c: Comparison): QualityChecks {
-  const col = (a: SiteAucs): number[] => c.sites.map((s) => a[s]);
-  const fed = col(c.federated);
-  const gap = (a: SiteAucs): number => mean(col(a)) - mean(fed);
+  const fed = inSiteOrder(c, c.federated);
+  const gap = (a: SiteAucs): number => mean(inSiteOrder(c, a)) - mean(fed);
   return {
     federatedAtLeastLocalAtEverySite: c.sites.every((s) => c.federated[s] >= c.local[s]),
     withinOfCentralised: { gap: gap(c.centralised), target: TARGETS.withinCentralised, met: gap(c.centralised) <= TARGETS.withinCentralised },
@@ -175,11 +175,10 @@ export function checksText(c: Comparison): string {
 
 /** The summary table in Markdown: one row per site, then mean, spread and parameters. */
 export function summaryTable(c: Comparison): string {
-  const col = (a: SiteAucs): number[] => c.sites.map((s) => a[s]);
   const cols = columns(c);
   const rows = [`| site | ${cols.map((x) => x.label).join(' | ')} |`, `| --- |${' --- |'.repeat(cols.length)}`];
   for (const s of c.sites) rows.push(`| ${s} | ${cols.map((x) => f4(x.aucs[s])).join(' | ')} |`);
-  const all = cols.map((x) => col(x.aucs));
+  const all = cols.map((x) => inSiteOrder(c, x.aucs));
   rows.push(`| **mean** | ${all.map((a) => f4(mean(a))).join(' | ')} |`);
   rows.push(`| spread (max − min) | ${all.map((a) => f4(spread(a))).join(' | ')} |`);
   rows.push(`| parameters | ${cols.map((x) => paramsCell(c.params[x.key as keyof Comparison['params']])).join(' | ')} |`);

@@ -2,9 +2,8 @@ import path from 'node:path';
 import type { RoundSummary } from '../../coordinator/rounds.ts';
 import { writeFileAtomic } from '../../core/files.ts';
 import { lineChartSvg, writeLineChartPng, type LineChart, type Series } from '../report/plot.ts';
-import { Rng } from '../../core/rng.ts';
-import { aucStandardError } from '../../train/metrics.ts';
 import { BASELINE_LABELS, type Comparison, type SiteAucs } from './baselines.ts';
+import { uncertainty } from './uncertainty.ts';
 
 /** Quality targets of the issue, checked in the summary. */
 export const TARGETS = { withinCentralised: 0.02, maxSpread: 0.03 };
@@ -34,56 +33,6 @@ export function roundSeries(series: Record<string, (number | null)[]>): Series[]
   }));
 }
 
-/**
- * The spread (max − min) of AUCs measured as `centres` plus N(0, se²) noise per site, by seeded
- * Monte Carlo: its mean, how often it exceeds `target`, and its central 95% interval.
- */
-export function spreadDistribution(centres: readonly number[], standardErrors: readonly number[], target: number, draws = 20000, seed = 1): { mean: number; pAbove: number; interval: [number, number] } {
-  const rng = new Rng(seed);
-  const spreads = new Float64Array(draws);
-  let above = 0;
-  for (let d = 0; d < draws; d++) {
-    let lo = Infinity;
-    let hi = -Infinity;
-    standardErrors.forEach((se, i) => {
-      const v = centres[i] + se * rng.normal();
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
-    });
-    spreads[d] = hi - lo;
-    if (hi - lo > target) above++;
-  }
-  const sum = spreads.reduce((a, v) => a + v, 0);
-  spreads.sort();
-  const at = (q: number): number => spreads[Math.min(draws - 1, Math.floor(q * draws))];
-  return { mean: sum / draws, pAbove: above / draws, interval: [at(0.025), at(0.975)] };
-}
-
-/**
- * How large a spread sampling noise alone makes: the spread measured for sites whose true AUCs
- * are equal, given each site's AUC standard error. Its mean, and how often it exceeds `target`.
- */
-export function spreadFromNoise(standardErrors: readonly number[], target: number): { mean: number; pAbove: number } {
-  const d = spreadDistribution(standardErrors.map(() => 0), standardErrors, target);
-  return { mean: d.mean, pAbove: d.pAbove };
-}
-
-interface Uncertainty {
-  standardErrors: Record<string, number>;
-  spreadFromNoise: { mean: number; pAbove: number };
-  /** The federated spread a fresh test split of the same size would measure, were the sites' true AUCs those measured. */
-  remeasuredSpread: { interval: [number, number]; pAbove: number };
-}
-
-/** Each site's federated AUC standard error (Hanley & McNeil), the spread noise alone gives, and how far a fresh test split could move the spread, when the test counts are known. */
-function uncertainty(c: Comparison): Uncertainty | undefined {
-  const counts = c.testCounts;
-  if (!counts) return undefined;
-  const se = Object.fromEntries(c.sites.map((s) => [s, aucStandardError(c.federated[s], counts[s].pos, counts[s].neg)]));
-  const again = spreadDistribution(c.sites.map((s) => c.federated[s]), Object.values(se), TARGETS.maxSpread);
-  return { standardErrors: se, spreadFromNoise: spreadFromNoise(Object.values(se), TARGETS.maxSpread), remeasuredSpread: { interval: again.interval, pAbove: again.pAbove } };
-}
-
 /** The comparison's columns in table order: label and per-site AUCs (the unpruned centralised one only when present). */
 function columns(c: Comparison): { key: string; label: string; aucs: SiteAucs }[] {
   return [
@@ -111,7 +60,7 @@ const paramsCell = (p: number | number[] | undefined): string => {
  */
 export function summarize(c: Comparison): Record<string, unknown> {
   const cols = columns(c);
-  const u = uncertainty(c);
+  const u = uncertainty(c, TARGETS.maxSpread);
   return {
     sites: c.sites,
     auc: Object.fromEntries(cols.map((x) => [x.key, x.aucs])),
@@ -182,7 +131,7 @@ export function summaryTable(c: Comparison): string {
   rows.push(`| **mean** | ${all.map((a) => f4(mean(a))).join(' | ')} |`);
   rows.push(`| spread (max − min) | ${all.map((a) => f4(spread(a))).join(' | ')} |`);
   rows.push(`| parameters | ${cols.map((x) => paramsCell(c.params[x.key as keyof Comparison['params']])).join(' | ')} |`);
-  const u = uncertainty(c);
+  const u = uncertainty(c, TARGETS.maxSpread);
   const noise = u
     ? `\nSampling noise of the federated AUCs (Hanley & McNeil standard errors): ${c.sites.map((s) => `${s} ${f4(u.standardErrors[s])}`).join(', ')}. ` +
       `Sites with equal true AUCs would show a spread of ${f4(u.spreadFromNoise.mean)} on average, over ${TARGETS.maxSpread} in ${(100 * u.spreadFromNoise.pAbove).toFixed(0)}% of evaluations. ` +
@@ -191,7 +140,6 @@ export function summaryTable(c: Comparison): string {
   return `${rows.join('\n')}\n${noise}\n${checksText(c)}`;
 }
 
-/** Writes the report folder: rounds (JSON, CSV), plots (auc.png, loss.png, and plots.html with the same charts), summary (JSON, Markdown). */
 /** A titled part of summary.md after the comparison table (pruning, INT8). */
 export interface ReportSection {
   title: string;
@@ -203,6 +151,7 @@ export function summaryMarkdown(c: Comparison, sections: readonly ReportSection[
   return [summaryTable(c), ...sections.map((x) => `\n## ${x.title}\n\n${x.body}`)].join('');
 }
 
+/** Writes the report folder: rounds (JSON, CSV), plots (auc.png, loss.png, and plots.html with the same charts), summary (JSON, Markdown). */
 export async function writeReport(out: string, rounds: RoundSummary[], c: Comparison, extra: Record<string, unknown>, sections: readonly ReportSection[] = []): Promise<Record<string, unknown>> {
   const sites = c.sites;
   const auc = Object.fromEntries(sites.map((s) => [s, rounds.map((r) => r.evaluation?.auc[s] ?? null)]));

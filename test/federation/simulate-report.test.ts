@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadSimulateConfig } from '../../cli/simulate/config.ts';
 import { teacherFile } from '../../cli/simulate/steps.ts';
-import { checksText, roundSeries, roundsCsv, spreadDistribution, spreadFromNoise, summarize, summaryTable } from '../../cli/simulate/report.ts';
+import { checksText, roundSeries, roundsCsv, summarize, summaryTable } from '../../cli/simulate/report.ts';
+import { spreadDistribution, spreadFromNoise } from '../../cli/simulate/uncertainty.ts';
 import { compare, type Comparison } from '../../cli/simulate/baselines.ts';
 import type { RoundSummary } from '../../coordinator/rounds.ts';
 import { writeFileSync } from 'node:fs';

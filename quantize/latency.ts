@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { openSession, type FloatTensor } from '../runtime/session.ts';
+import { openSession, type FloatTensor, type ModelSession } from '../runtime/session.ts';
 import { decodeModel, type GraphProto, type NodeProto } from './qdq/onnx-tensors.ts';
 
 /** Timed runs per latency figure (after WARMUP_RUNS untimed ones); the median is reported. */
@@ -31,21 +31,40 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Median wall-clock milliseconds of one run of `model` on a batch of shape `dims` (CPU provider). */
-export async function measureLatency(model: Uint8Array | string, dims: readonly number[], o: LatencyOptions = {}): Promise<number> {
-  const s = await openSession(model, { provider: 'cpu', ...(o.threads ? { threads: o.threads } : {}) });
+/**
+ * The order in which round `round` runs `n` models: 0…n−1 rotated by the round, so each model
+ * runs first (and after each other model) equally often and none always follows the same one.
+ */
+export function roundOrder(n: number, round: number): number[] {
+  return Array.from({ length: n }, (_, i) => (i + round) % n);
+}
+
+/**
+ * Median wall-clock milliseconds of one run of each model on a batch of shape `dims` (CPU
+ * provider), measured interleaved: every session is open and warm before timing starts, then
+ * each of `runs` rounds runs every model once (roundOrder). Models timed one after another see
+ * whatever load the shared CPU had at their turn, and a comparison between them measured that
+ * load as often as the models (a "3× faster" INT8 model that the report then timed slower);
+ * interleaved, a load that comes and goes falls on all of them alike.
+ */
+export async function measureLatencies(models: readonly (Uint8Array | string)[], dims: readonly number[], o: LatencyOptions = {}): Promise<number[]> {
+  const sessions: ModelSession[] = [];
   try {
-    const feeds = { [s.inputNames[0]]: timingBatch(dims) };
-    for (let i = 0; i < (o.warmup ?? WARMUP_RUNS); i++) await s.run(feeds);
-    const times: number[] = [];
-    for (let i = 0; i < (o.runs ?? LATENCY_RUNS); i++) {
-      const t0 = performance.now();
-      await s.run(feeds);
-      times.push(performance.now() - t0);
+    for (const m of models) sessions.push(await openSession(m, { provider: 'cpu', ...(o.threads ? { threads: o.threads } : {}) }));
+    const batch = timingBatch(dims);
+    const feeds = sessions.map((s) => ({ [s.inputNames[0]]: batch }));
+    for (let i = 0; i < (o.warmup ?? WARMUP_RUNS); i++) for (const [k, s] of sessions.entries()) await s.run(feeds[k]);
+    const times = sessions.map((): number[] => []);
+    for (let r = 0; r < (o.runs ?? LATENCY_RUNS); r++) {
+      for (const k of roundOrder(sessions.length, r)) {
+        const t0 = performance.now();
+        await sessions[k].run(feeds[k]);
+        times[k].push(performance.now() - t0);
+      }
     }
-    return median(times);
+    return times.map(median);
   } finally {
-    await s.release();
+    for (const s of sessions) await s.release();
   }
 }
 

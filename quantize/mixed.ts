@@ -1,6 +1,6 @@
 import type { TensorRange } from './calibration/histogram.ts';
 import { binaryAuc, type LabelledImages, modelLogits, top1Agreement } from './agreement.ts';
-import { measureLatency, profileLayers, type LatencyOptions } from './latency.ts';
+import { measureLatencies, profileLayers, type LatencyOptions } from './latency.ts';
 import { quantizeWithRanges } from './qdq/index.ts';
 import { decodeModel, type GraphProto } from './qdq/onnx-tensors.ts';
 
@@ -65,8 +65,8 @@ export interface MixedOptions extends LatencyOptions {
   budget?: AccuracyBudget;
   /** Per-layer profiler (default: ORT profiling, profileLayers); injectable for tests. */
   profiler?: (model: Uint8Array, dims: number[]) => Promise<Map<string, number>>;
-  /** End-to-end latency in ms (default: measureLatency); injectable for tests. */
-  timer?: (model: Uint8Array, dims: number[]) => Promise<number>;
+  /** End-to-end latency in ms of each model, measured together (default: measureLatencies, interleaved); injectable for tests. */
+  timer?: (models: Uint8Array[], dims: number[]) => Promise<number[]>;
 }
 
 /** The Relu/Clip that reads a weighted node's output alone (ORT fuses it into the INT8 kernel). */
@@ -99,16 +99,33 @@ function meanAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 /**
- * Latency-aware mixed precision. (1) ORT profiles FP32 and INT8 per layer; a layer whose
- * INT8 kernel is not faster stays FP32. (2) Each layer's own accuracy cost is measured with
- * only it in INT8; while the model misses the budget, the costliest INT8 layer goes back to
- * FP32 (greedy, as in HAQ-style sensitivity ordering; Wang et al. 2019, "HAQ:
- * Hardware-Aware Automated Quantization with Mixed Precision"). (3) End to end, the result
- * must beat FP32 by MIN_SPEEDUP, else FP32 is chosen. A layer kept FP32 between INT8 layers also leaves its
- * INT8 predecessor unfused (that output stays float; with a Q there, ORT would quantize the
- * float-weight Conv between DQ and Q itself), so the end-to-end check is what decides.
+ * Mixed precision's accuracy-and-profile half: which layers stay FP32 and whether the INT8 and
+ * mixed models meet the budget. End-to-end latency, which decides between them, is left to
+ * choosePrecision so a caller can decide on the same timings it reports.
  */
-export async function chooseMixedPrecision(fp32: Uint8Array, ranges: ReadonlyMap<string, TensorRange>, o: MixedOptions): Promise<MixedResult> {
+export interface MixedPlan {
+  fp32: Uint8Array;
+  int8: Uint8Array;
+  /** The mixed candidate (the weighted layers marked fp32 in `layers` kept FP32). */
+  mixedBytes: Uint8Array;
+  keepFp32: Set<string>;
+  /** Every weighted node: the keep set of FP32. */
+  all: Set<string>;
+  layers: LayerChoice[];
+  int8Ok: boolean;
+  mixedOk: boolean;
+  auc: { fp32: number; mixed: number };
+  agreement: number;
+}
+
+/**
+ * Latency-aware mixed precision, steps (1) and (2). (1) ORT profiles FP32 and INT8 per layer; a
+ * layer whose INT8 kernel is not faster stays FP32. (2) Each layer's own accuracy cost is
+ * measured with only it in INT8; while the model misses the budget, the costliest INT8 layer
+ * goes back to FP32 (greedy, as in HAQ-style sensitivity ordering; Wang et al. 2019, "HAQ:
+ * Hardware-Aware Automated Quantization with Mixed Precision"). Step (3) is choosePrecision.
+ */
+export async function planMixedPrecision(fp32: Uint8Array, ranges: ReadonlyMap<string, TensorRange>, o: Omit<MixedOptions, 'timer'>): Promise<MixedPlan> {
   const budget = o.budget ?? DEFAULT_BUDGET;
   const graph = decodeModel(fp32).graph!;
   const nodes = (graph.node ?? []).filter((n) => WEIGHTED_OPS.has(n.opType ?? '')).map((n) => ({ node: n.name ?? '', op: n.opType ?? '', layer: (n.name ?? '').split('#')[0] }));
@@ -116,7 +133,6 @@ export async function chooseMixedPrecision(fp32: Uint8Array, ranges: ReadonlyMap
   const build = (keep: Set<string>): Uint8Array => quantizeWithRanges(fp32, ranges, { keepFp32: expandFp32(graph, keep) });
   const int8 = build(new Set());
   const profiler = o.profiler ?? ((m, d) => profileLayers(m, d, o));
-  const timer = o.timer ?? ((m, d) => measureLatency(m, d, o));
   const [tFp32, tInt8] = [await profiler(fp32, o.dims), await profiler(int8, o.dims)];
 
   const ref = await modelLogits(fp32, o.evalSet);
@@ -149,20 +165,40 @@ export async function chooseMixedPrecision(fp32: Uint8Array, ranges: ReadonlyMap
     l.reason = `largest remaining accuracy cost (error ${l.error.toExponential(2)} alone); FP32 to meet the budget`;
     s = await score(keep);
   }
-
-  const dims = o.dims;
-  const mixedBytes = build(keep);
-  const latencyMs = { fp32: await timer(fp32, dims), int8: await timer(int8, dims), mixed: keep.size ? await timer(mixedBytes, dims) : NaN };
   const int8Ok = keep.size === 0 ? s.ok : (await score(new Set())).ok;
-  // the fastest model within the budget; FP32 unless a quantized one beats it
-  const candidates: { chosen: MixedResult['chosen']; ms: number; bytes: Uint8Array; keep: Set<string> }[] = [{ chosen: 'fp32', ms: latencyMs.fp32, bytes: fp32, keep: all }];
-  if (int8Ok) candidates.push({ chosen: 'int8', ms: latencyMs.int8, bytes: int8, keep: new Set() });
-  if (s.ok && keep.size > 0 && keep.size < all.size) candidates.push({ chosen: 'mixed', ms: latencyMs.mixed, bytes: mixedBytes, keep });
+  return { fp32, int8, mixedBytes: build(keep), keepFp32: keep, all, layers, int8Ok, mixedOk: s.ok && keep.size > 0 && keep.size < all.size, auc: { fp32: aucFp32, mixed: s.auc }, agreement: s.agreement };
+}
+
+/**
+ * Step (3), a pure choice: the fastest model within the budget, which must beat FP32 end to end
+ * by MIN_SPEEDUP, else FP32. A layer kept FP32 between INT8 layers also leaves its INT8
+ * predecessor unfused (that output stays float; with a Q there, ORT would quantize the
+ * float-weight Conv between DQ and Q itself), so the end-to-end timing is what decides.
+ * `latencyMs` are medians at a batch of `batch` (mixed: NaN when there is no mixed candidate).
+ */
+export function choosePrecision(plan: MixedPlan, latencyMs: { fp32: number; int8: number; mixed: number }, batch: number): Pick<MixedResult, 'chosen' | 'bytes' | 'keepFp32' | 'reason'> {
+  const candidates: { chosen: MixedResult['chosen']; ms: number; bytes: Uint8Array; keep: Set<string> }[] = [{ chosen: 'fp32', ms: latencyMs.fp32, bytes: plan.fp32, keep: plan.all }];
+  if (plan.int8Ok) candidates.push({ chosen: 'int8', ms: latencyMs.int8, bytes: plan.int8, keep: new Set() });
+  if (plan.mixedOk) candidates.push({ chosen: 'mixed', ms: latencyMs.mixed, bytes: plan.mixedBytes, keep: plan.keepFp32 });
   const quantized = candidates.filter((c) => c.chosen !== 'fp32' && c.ms * MIN_SPEEDUP <= latencyMs.fp32);
   const best = quantized.length ? quantized.reduce((a, b) => (b.ms < a.ms ? b : a)) : candidates[0];
   const reason =
     best.chosen === 'fp32'
       ? `FP32 kept: ${candidates.length === 1 ? 'no quantized model met the accuracy budget' : `no quantized model within the budget was ${MIN_SPEEDUP}× faster than FP32 (${latencyMs.fp32.toFixed(2)} ms)`}`
-      : `${best.chosen}: ${best.keep.size} of ${all.size} layers FP32, ${(latencyMs.fp32 / best.ms).toFixed(2)}× faster than FP32 at batch ${dims[0]}`;
-  return { chosen: best.chosen, bytes: best.bytes, keepFp32: best.keep, mixedBytes, layers, latencyMs, auc: { fp32: aucFp32, mixed: s.auc }, agreement: s.agreement, reason };
+      : `${best.chosen}: ${best.keep.size} of ${plan.all.size} layers FP32, ${(latencyMs.fp32 / best.ms).toFixed(2)}× faster than FP32 at batch ${batch}`;
+  return { chosen: best.chosen, bytes: best.bytes, keepFp32: best.keep, reason };
+}
+
+/**
+ * Latency-aware mixed precision: planMixedPrecision, then FP32, INT8 and the mixed candidate
+ * timed together (interleaved, measureLatencies) at the profiling batch, then choosePrecision.
+ */
+export async function chooseMixedPrecision(fp32: Uint8Array, ranges: ReadonlyMap<string, TensorRange>, o: MixedOptions): Promise<MixedResult> {
+  const plan = await planMixedPrecision(fp32, ranges, o);
+  const timer = o.timer ?? ((ms, d) => measureLatencies(ms, d, o));
+  const hasMixed = plan.keepFp32.size > 0;
+  const t = await timer(hasMixed ? [plan.fp32, plan.int8, plan.mixedBytes] : [plan.fp32, plan.int8], o.dims);
+  const latencyMs = { fp32: t[0], int8: t[1], mixed: hasMixed ? t[2] : NaN };
+  const c = choosePrecision(plan, latencyMs, o.dims[0]);
+  return { ...c, mixedBytes: plan.mixedBytes, layers: plan.layers, latencyMs, auc: plan.auc, agreement: plan.agreement };
 }

@@ -1,5 +1,5 @@
 import { accuracy, binaryAuc, type LabelledImages, maxAbsDifference, modelLogits, top1Agreement } from './agreement.ts';
-import { measureLatency, type LatencyOptions } from './latency.ts';
+import { measureLatencies, type LatencyOptions } from './latency.ts';
 import type { LayerChoice } from './mixed.ts';
 
 /** The precisions a report compares. */
@@ -81,7 +81,8 @@ function pooled(sets: readonly TestSet[]): LabelledImages {
 }
 
 /**
- * Measures every variant: file size, median latency at batch 1 and 32 (CPU), AUC/accuracy on
+ * Measures every variant: file size, median latency at batch 1 and 32 (CPU; all variants timed
+ * together, interleaved, so their ratios are not the machine's load), AUC/accuracy on
  * each test set and pooled, max logit difference and top-1 agreement with the first variant
  * (FP32, the reference). `chw` is the model's [C, H, W].
  */
@@ -91,12 +92,14 @@ export async function precisionRows(variants: readonly PrecisionVariant[], tests
   const offsets = tests.map((_, i) => tests.slice(0, i).reduce((a, s) => a + s.images.n, 0));
   const rows: PrecisionRow[] = [];
   let ref: Float32Array | undefined;
-  for (const v of variants) {
+  const models = variants.map((v) => v.bytes);
+  const [batch1, batch32] = [await measureLatencies(models, [1, ...chw], o), await measureLatencies(models, [32, ...chw], o)];
+  for (const [k, v] of variants.entries()) {
     const { logits, classes } = await modelLogits(v.bytes, all);
     ref ??= logits;
     const score = (lg: Float32Array, labels: Int32Array): { auc: number | null; accuracy: number } => ({ auc: classes === 2 ? finite(binaryAuc(lg, 2, labels)) : null, accuracy: accuracy(lg, classes, labels) });
     const perSet = tests.map((t, i) => ({ name: t.name, n: t.images.n, ...score(logits.subarray(offsets[i] * classes, (offsets[i] + t.images.n) * classes), t.images.labels) }));
-    const latencyMs = { batch1: await measureLatency(v.bytes, [1, ...chw], o), batch32: await measureLatency(v.bytes, [32, ...chw], o) };
+    const latencyMs = { batch1: batch1[k], batch32: batch32[k] };
     rows.push({
       precision: v.precision,
       fileBytes: v.bytes.length,

@@ -89,7 +89,8 @@ export async function openSession(model: string | Uint8Array, opts: SessionOptio
         graphOptimizationLevel: opts.optimization ?? 'all',
         ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
         ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
-        ...(opts.optimizedModelPath ? { optimizedModelFilePath: opts.optimizedModelPath } : {}),
+        // the optimised graph is written for inspection, never to be shipped: ORT's warning that it may hold this CPU's layouts is not the user's concern
+        ...(opts.optimizedModelPath ? { optimizedModelFilePath: opts.optimizedModelPath, logSeverityLevel: 3 as const } : {}),
         ...(opts.profile ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix ?? path.join(os.tmpdir(), 'fedkd-ort-profile') } : {}),
       };
       const s = typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);

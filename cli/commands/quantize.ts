@@ -13,7 +13,7 @@ import type { AbsHistogram, TensorRange } from '../../quantize/calibration/histo
 import { CALIBRATION_METHODS, type CalibrationMethod, DEFAULT_PERCENTILE } from '../../quantize/calibration/methods.ts';
 import { convertToFp16, fp16Compute } from '../../quantize/fp16.ts';
 import { LATENCY_RUNS } from '../../quantize/latency.ts';
-import { chooseMixedPrecision, DEFAULT_BUDGET } from '../../quantize/mixed.ts';
+import { choosePrecision, DEFAULT_BUDGET, planMixedPrecision } from '../../quantize/mixed.ts';
 import { layerTable, precisionRows, type PrecisionReport, reportTable, type TestSet } from '../../quantize/precision-report.ts';
 import { quantizeStatic, quantizeWithRanges } from '../../quantize/qdq/index.ts';
 import { decodeModel } from '../../quantize/qdq/onnx-tensors.ts';
@@ -92,8 +92,8 @@ async function run(o: QuantizeFlags): Promise<void> {
   const evalSet = calib ?? tests[0].images;
   info(`mixed precision: profiling per layer and checking accuracy on ${calib ? 'the calibration images' : `test set ${tests[0].name}`}`);
   const latency = { runs: o.runs, threads: o.threads };
-  const mixed = await chooseMixedPrecision(fp32, ranges, { dims: [32, ...chw], evalSet, budget: { ...DEFAULT_BUDGET, aucDrop: o.aucBudget }, ...latency });
-  const mixedBytes = mixed.mixedBytes;
+  const plan = await planMixedPrecision(fp32, ranges, { dims: [32, ...chw], evalSet, budget: { ...DEFAULT_BUDGET, aucDrop: o.aucBudget }, ...latency });
+  const mixedBytes = plan.mixedBytes;
   const variants = [
     { precision: 'fp32' as const, bytes: fp32 },
     { precision: 'fp16' as const, bytes: fp16.bytes },
@@ -101,6 +101,9 @@ async function run(o: QuantizeFlags): Promise<void> {
     { precision: 'mixed' as const, bytes: mixedBytes },
   ];
   const rows = await precisionRows(variants, tests, chw, latency);
+  // decided on the report's own batch-32 timings, so the reason and the table agree
+  const at32 = (p: string): number => rows.find((r) => r.precision === p)!.latencyMs.batch32;
+  const mixed = { ...choosePrecision(plan, { fp32: at32('fp32'), int8: at32('int8'), mixed: at32('mixed') }, 32), layers: plan.layers };
   const written = mixed.chosen === 'mixed' ? mixedBytes : int8;
   if (mixed.chosen === 'fp32') warn(`no quantized model beat FP32 within the budget on this machine; ${o.out} holds INT8, serve the FP32 model on CPU`);
   await writeFileAtomic(o.out, written);

@@ -9,8 +9,8 @@ import { accuracy, binaryAuc, maxAbsDifference, modelLogits, nchwBatch, top1Agre
 import { calibrate } from '../../quantize/calibration/collect.ts';
 import type { TensorRange } from '../../quantize/calibration/histogram.ts';
 import { exportOnnx } from '../../quantize/export/index.ts';
-import { layerTimes, median, nodeLayerResolver, profileLayers, type ProfileEvent } from '../../quantize/latency.ts';
-import { chooseMixedPrecision, expandFp32 } from '../../quantize/mixed.ts';
+import { layerTimes, median, nodeLayerResolver, profileLayers, roundOrder, type ProfileEvent } from '../../quantize/latency.ts';
+import { chooseMixedPrecision, choosePrecision, expandFp32, type MixedPlan } from '../../quantize/mixed.ts';
 import { activationsToQuantize, quantizeWithRanges } from '../../quantize/qdq/index.ts';
 import { decodeModel } from '../../quantize/qdq/onnx-tensors.ts';
 import { openSession } from '../../runtime/session.ts';
@@ -78,6 +78,51 @@ describe('per-layer profile mapping', () => {
   });
 });
 
+describe('interleaved timing and the end-to-end choice (hand-computed)', () => {
+  it('rotates the order each round, so every model runs in every position once per n rounds', () => {
+    expect([0, 1, 2].map((r) => roundOrder(3, r))).toEqual([
+      [0, 1, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+    ]);
+    expect(roundOrder(3, 4)).toEqual([1, 2, 0]);
+    expect(roundOrder(1, 7)).toEqual([0]);
+  });
+
+  const bytes = { fp32: Uint8Array.of(32), int8: Uint8Array.of(8), mixed: Uint8Array.of(16) };
+  const plan = (o: Partial<MixedPlan> = {}): MixedPlan => ({
+    fp32: bytes.fp32,
+    int8: bytes.int8,
+    mixedBytes: bytes.mixed,
+    keepFp32: new Set(['a#Conv', 'b#Conv', 'c#Conv', 'd#Conv']),
+    all: new Set(['a#Conv', 'b#Conv', 'c#Conv', 'd#Conv', 'e#Conv', 'f#Conv', 'g#Conv', 'h#Conv']),
+    layers: [],
+    int8Ok: true,
+    mixedOk: true,
+    auc: { fp32: 0.9, mixed: 0.9 },
+    agreement: 1,
+    ...o,
+  });
+
+  it('keeps FP32 when the quantized models time slower (a busy machine once called such a mixed model 3.02× faster)', () => {
+    // the figures of a simulate report's table: FP32 3.01 ms, INT8 4.62, mixed 3.81 at batch 32
+    const c = choosePrecision(plan(), { fp32: 3.01, int8: 4.62, mixed: 3.81 }, 32);
+    expect(c.chosen).toBe('fp32');
+    expect(c.bytes).toBe(bytes.fp32);
+    expect(c.reason).toBe('FP32 kept: no quantized model within the budget was 1.1× faster than FP32 (3.01 ms)');
+  });
+
+  it('picks the fastest model within the budget that beats FP32 by 1.1×, and says by how much', () => {
+    // mixed 2.0 ms beats INT8 2.5: 3.01 / 2.0 = 1.505
+    expect(choosePrecision(plan(), { fp32: 3.01, int8: 2.5, mixed: 2.0 }, 32)).toMatchObject({ chosen: 'mixed', bytes: bytes.mixed, reason: 'mixed: 4 of 8 layers FP32, 1.50× faster than FP32 at batch 32' });
+    // the faster mixed model misses the accuracy budget: INT8, 3.01 / 2.5 = 1.204
+    expect(choosePrecision(plan({ mixedOk: false }), { fp32: 3.01, int8: 2.5, mixed: 2.0 }, 32)).toMatchObject({ chosen: 'int8', bytes: bytes.int8, reason: 'int8: 0 of 8 layers FP32, 1.20× faster than FP32 at batch 32' });
+    // 3.01 / 2.8 = 1.075 < 1.1
+    expect(choosePrecision(plan({ mixedOk: false }), { fp32: 3.01, int8: 2.8, mixed: NaN }, 32).chosen).toBe('fp32');
+    expect(choosePrecision(plan({ mixedOk: false, int8Ok: false }), { fp32: 3.01, int8: 1, mixed: 1 }, 32).reason).toBe('FP32 kept: no quantized model met the accuracy budget');
+  });
+});
+
 describe('latency-aware mixed precision', () => {
   const SIZE = 32;
   let fp32: Uint8Array;
@@ -112,10 +157,11 @@ describe('latency-aware mixed precision', () => {
     return new Map(layers.map((l) => [l, quantized ? (slowInInt8.has(l) ? 200 : 33) : 100]));
   };
   /** Fake end-to-end timing: 10 ms per FP32 weighted node, 4 ms per INT8 one (20 where `slowInInt8`). */
-  const fakeTimer = (slowInInt8: Set<string>) => async (m: Uint8Array): Promise<number> => {
-    const weighted = decodeOnnx(m).nodes.filter((n) => /Conv|Gemm/.test(n.opType));
-    return weighted.reduce((t, n) => t + (n.inputs[1].endsWith('_dequantized') ? (slowInInt8.has(n.name.split('#')[0]) ? 20 : 4) : 10), 0);
-  };
+  const fakeTimer = (slowInInt8: Set<string>) => async (ms: Uint8Array[]): Promise<number[]> =>
+    ms.map((m) => {
+      const weighted = decodeOnnx(m).nodes.filter((n) => /Conv|Gemm/.test(n.opType));
+      return weighted.reduce((t, n) => t + (n.inputs[1].endsWith('_dequantized') ? (slowInInt8.has(n.name.split('#')[0]) ? 20 : 4) : 10), 0);
+    });
 
   it('keeps the layer where INT8 is slower in FP32 (the slow stem), says why, and ORT fuses the rest', async () => {
     const r = await chooseMixedPrecision(fp32, ranges, { dims: [8, 1, SIZE, SIZE], evalSet, budget: { aucDrop: 1, minAgreement: 0 }, profiler: fakeProfiler(new Set(['stem/conv'])), timer: fakeTimer(new Set(['stem/conv'])) });
@@ -153,7 +199,7 @@ describe('latency-aware mixed precision', () => {
   });
 
   it('a quantized model only 5% faster than FP32 is not chosen (MIN_SPEEDUP margin against timing noise)', async () => {
-    const timer = async (m: Uint8Array): Promise<number> => (m === fp32 ? 100 : 95);
+    const timer = async (ms: Uint8Array[]): Promise<number[]> => ms.map((m) => (m === fp32 ? 100 : 95));
     const r = await chooseMixedPrecision(fp32, ranges, { dims: [8, 1, SIZE, SIZE], evalSet, budget: { aucDrop: 1, minAgreement: 0 }, profiler: fakeProfiler(new Set()), timer });
     expect(r.chosen).toBe('fp32');
     expect(r.reason).toBe('FP32 kept: no quantized model within the budget was 1.1× faster than FP32 (100.00 ms)');

@@ -68,7 +68,7 @@ describe('fedkd quantize', () => {
 
   it('writes the quantized model, FP16 and the precision report (FP32, FP16, INT8, mixed) with sizes and AUCs that check out', async () => {
     const fp16 = path.join(tmp, 'q', 'student.fp16.onnx');
-    const r = runCli(['quantize', '--model', modelFile, '--calib', path.join(fed, 'site-a'), '--test', path.join(fed, 'site-a'), path.join(fed, 'site-b'), '--out', out(), '--fp16-out', fp16, '--runs', '2', '--json'], { env: ENV });
+    const r = runCli(['quantize', '--model', modelFile, '--calib', path.join(fed, 'site-a'), '--test', path.join(fed, 'site-a'), path.join(fed, 'site-b'), '--out', out(), '--fp16-out', fp16, '--runs', '2', '--auc-budget', '1', '--json'], { env: ENV });
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout.trim()) as { out: string; report: string; precision: string; chosen: string; rows: Row[] };
@@ -85,6 +85,16 @@ describe('fedkd quantize', () => {
     const latencies = parsePrecisionReport(JSON.parse(await readFile(path.join(tmp, 'q', 'report.json'), 'utf8')));
     expect(latencies?.map((x) => x.precision)).toEqual(['fp32', 'fp16', 'int8', 'mixed']);
     for (const l of latencies!) expect(l.batch32Ms).toBeGreaterThan(0);
+
+    // the choice is made on the table's own batch-32 timings, and its reason quotes them (with
+    // --auc-budget 1 every quantized model is within the budget, so speed alone decides)
+    const report = JSON.parse(await readFile(path.join(tmp, 'q', 'report.json'), 'utf8')) as { chosen: { precision: string; reason: string } };
+    const ms = (p: string): number => rows.find((x) => x.precision === p)!.latencyMs.batch32;
+    const fastest = ['int8', 'mixed'].reduce((a, b) => (ms(b) < ms(a) ? b : a));
+    if (ms(fastest) * 1.1 <= ms('fp32')) {
+      expect(report.chosen.precision).toBe(fastest);
+      expect(report.chosen.reason).toContain(`${(ms('fp32') / ms(fastest)).toFixed(2)}× faster than FP32 at batch 32`);
+    } else expect(report.chosen.reason).toBe(`FP32 kept: no quantized model within the budget was 1.1× faster than FP32 (${ms('fp32').toFixed(2)} ms)`);
 
     // FP32 AUC and the INT8 logit difference, recomputed independently on the pooled test images
     const tests = [await loadDataset(path.join(fed, 'site-a', 'test'), PRE), await loadDataset(path.join(fed, 'site-b', 'test'), PRE)];

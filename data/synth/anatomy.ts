@@ -52,6 +52,8 @@ export interface Anatomy {
 const EDGE = 0.025;
 const RIB_COUNT = 10;
 const RIB_HALF_THICKNESS = 0.028;
+/** Exponent of the organs' superellipses (superEllipse, anatomyDensityGrid). */
+const SUPER = 2.6;
 
 /** Draws a patient. */
 export function sampleAnatomy(rng: Rng): Anatomy {
@@ -132,11 +134,11 @@ function sigmoid(t: number): number {
   return 1 / (1 + Math.exp(-t));
 }
 
-/** Soft inside-ness of an ellipse-like superellipse of exponent 2.6. */
+/** Soft inside-ness of an ellipse-like superellipse of exponent SUPER (2.6); anatomyDensityGrid splits it into per-column and per-row terms. */
 function superEllipse(x: number, y: number, cx: number, cy: number, rx: number, ry: number): number {
   const u = Math.abs(x - cx) / rx;
   const v = Math.abs(y - cy) / ry;
-  const r = Math.pow(Math.pow(u, 2.6) + Math.pow(v, 2.6), 1 / 2.6);
+  const r = Math.pow(Math.pow(u, SUPER) + Math.pow(v, SUPER), 1 / SUPER);
   return sigmoid(((1 - r) * Math.min(rx, ry)) / EDGE);
 }
 
@@ -164,28 +166,86 @@ function ribY(a: Anatomy, k: number, ax: number): number {
   return a.ribStart + k * a.ribSpacing - 0.09 * Math.sin(Math.PI * Math.min(u, 1) * 0.9) + a.ribTilt * u * u;
 }
 
-/** Bone density of ribs and clavicles at (x, y). */
-function bones(a: Anatomy, x: number, y: number): number {
-  const ax = Math.abs(x);
-  if (ax < 0.06 || ax > a.bodyHalfWidth - 0.02) return 0;
-  let d = 0;
-  for (let k = 0; k < RIB_COUNT; k++) {
-    const dy = (y - ribY(a, k, ax)) / RIB_HALF_THICKNESS;
-    if (dy > -1.6 && dy < 1.6) d += 0.05 * Math.exp(-(dy * dy * dy * dy));
-  }
-  const clav = (y - (-0.66 - 0.12 * (ax - 0.1))) / 0.035;
-  if (ax < 0.62) d += 0.09 * Math.exp(-clav * clav * clav * clav);
-  return d;
+/** What anatomyDensityGrid computes once per column: every term of the density that depends on x alone. */
+interface ColumnTerms {
+  ax: Float64Array;
+  /** bodyHalfWidth − |x|. */
+  bodyEdge: Float64Array;
+  /** |(x − heartX) / heartRx| to the power SUPER. */
+  heartU: Float64Array;
+  diaphragm: Float64Array;
+  spine: Float64Array;
+  /** Whether the ribs and clavicles reach the column, and their centre lines there (RIB_COUNT per column). */
+  hasBone: Uint8Array;
+  ribY: Float64Array;
+  clavicleY: Float64Array;
 }
 
-/** Density of the anatomy (without vessels, spots or nodules) at (x, y) in the patient frame. */
-export function anatomyDensity(a: Anatomy, x: number, y: number): number {
-  const shoulder = y < -0.7 ? 0.9 * (-0.7 - y) : 0;
-  const body = sigmoid((a.bodyHalfWidth - Math.abs(x) - 0.04 * y * y - shoulder) / EDGE) * sigmoid((y + 0.98) / EDGE);
-  const heart = superEllipse(x, y, a.heartX, a.heartY, a.heartRx, a.heartRy);
-  const lung = lungField(a, x, y) * (1 - 0.75 * heart);
-  const spine = sigmoid((0.075 - Math.abs(x)) / 0.015);
-  const mediastinum = sigmoid((0.13 + 0.05 * Math.max(y, 0) - Math.abs(x)) / EDGE);
-  const abdomen = sigmoid((y - diaphragm(a, x)) / EDGE) * body;
-  return 0.03 + 0.45 * body - 0.3 * lung + 0.1 * heart + 0.07 * mediastinum * body + 0.12 * spine * body + 0.12 * abdomen + bones(a, x, y) * body;
+function columnTerms(a: Anatomy, xs: ArrayLike<number>): ColumnTerms {
+  const n = xs.length;
+  const t: ColumnTerms = { ax: new Float64Array(n), bodyEdge: new Float64Array(n), heartU: new Float64Array(n), diaphragm: new Float64Array(n), spine: new Float64Array(n), hasBone: new Uint8Array(n), ribY: new Float64Array(n * RIB_COUNT), clavicleY: new Float64Array(n) };
+  for (let c = 0; c < n; c++) {
+    const x = xs[c];
+    const ax = Math.abs(x);
+    t.ax[c] = ax;
+    t.bodyEdge[c] = a.bodyHalfWidth - ax;
+    t.heartU[c] = Math.pow(Math.abs(x - a.heartX) / a.heartRx, SUPER);
+    t.diaphragm[c] = diaphragm(a, x);
+    t.spine[c] = sigmoid((0.075 - ax) / 0.015);
+    t.hasBone[c] = ax < 0.06 || ax > a.bodyHalfWidth - 0.02 ? 0 : 1;
+    for (let k = 0; k < RIB_COUNT; k++) t.ribY[c * RIB_COUNT + k] = ribY(a, k, ax);
+    t.clavicleY[c] = -0.66 - 0.12 * (ax - 0.1);
+  }
+  return t;
+}
+
+/**
+ * Density of the anatomy (without vessels, spots or nodules) on the grid of patient-frame
+ * columns `xs` and rows `ys`, into `out` row by row. The organs are soft shapes: a body, the
+ * heart and lungs as superellipses of exponent 2.6 with sigmoid edges, spine and mediastinum,
+ * the abdomen under the hemidiaphragms, and ribs and clavicles. Terms that depend on x alone or
+ * y alone are computed once per column or row, with the same operations in the same order as
+ * at a single point, so each pixel's value is the pointwise formula's to the last bit
+ * (test/data/synth-phantom.test.ts keeps that formula as the reference).
+ */
+export function anatomyDensityGrid(a: Anatomy, xs: ArrayLike<number>, ys: ArrayLike<number>, out: Float32Array): void {
+  const t = columnTerms(a, xs);
+  const n = xs.length;
+  const heartMin = Math.min(a.heartRx, a.heartRy);
+  for (let r = 0; r < ys.length; r++) {
+    const y = ys[r];
+    const shoulder = y < -0.7 ? 0.9 * (-0.7 - y) : 0;
+    const yy = 0.04 * y * y;
+    const bodyLow = sigmoid((y + 0.98) / EDGE);
+    const heartV = Math.pow(Math.abs(y - a.heartY) / a.heartRy, SUPER);
+    // lungField's row terms: the lung narrows toward the apex and leans
+    const v = Math.max(-1, Math.min(1, (y - a.lungCentreY) / a.lungHalfHeight));
+    const halfWidth = a.lungHalfWidth * (0.8 + 0.2 * v);
+    const lungCentre = a.lungCentreX + 0.06 * v;
+    const lungV = Math.pow(Math.abs(y - a.lungCentreY) / a.lungHalfHeight, SUPER);
+    const lungMin = Math.min(halfWidth, a.lungHalfHeight);
+    const mediastinumEdge = 0.13 + 0.05 * Math.max(y, 0);
+    for (let c = 0; c < n; c++) {
+      const x = xs[c];
+      const ax = t.ax[c];
+      const body = sigmoid((t.bodyEdge[c] - yy - shoulder) / EDGE) * bodyLow;
+      const heart = sigmoid(((1 - Math.pow(t.heartU[c] + heartV, 1 / SUPER)) * heartMin) / EDGE);
+      const side = x < 0 ? -1 : 1;
+      const lungU = Math.pow(Math.abs(x - side * lungCentre) / halfWidth, SUPER);
+      const lungShape = sigmoid(((1 - Math.pow(lungU + lungV, 1 / SUPER)) * lungMin) / EDGE);
+      const lung = lungShape * sigmoid((t.diaphragm[c] - y) / EDGE) * (1 - 0.75 * heart);
+      const mediastinum = sigmoid((mediastinumEdge - ax) / EDGE);
+      const abdomen = sigmoid((y - t.diaphragm[c]) / EDGE) * body;
+      let bone = 0;
+      if (t.hasBone[c]) {
+        for (let k = 0; k < RIB_COUNT; k++) {
+          const dy = (y - t.ribY[c * RIB_COUNT + k]) / RIB_HALF_THICKNESS;
+          if (dy > -1.6 && dy < 1.6) bone += 0.05 * Math.exp(-(dy * dy * dy * dy));
+        }
+        const clav = (y - t.clavicleY[c]) / 0.035;
+        if (ax < 0.62) bone += 0.09 * Math.exp(-clav * clav * clav * clav);
+      }
+      out[r * n + c] = 0.03 + 0.45 * body - 0.3 * lung + 0.1 * heart + 0.07 * mediastinum * body + 0.12 * t.spine[c] * body + 0.12 * abdomen + bone * body;
+    }
+  }
 }

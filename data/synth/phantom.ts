@@ -4,7 +4,7 @@
  * the nodule's mask. The output is the ideal density image, before any scanner.
  */
 import type { Anatomy, Spot, Vessel } from './anatomy.ts';
-import { anatomyDensity } from './anatomy.ts';
+import { anatomyDensityGrid } from './anatomy.ts';
 import { type Nodule, noduleDensity, noduleExtent } from './nodule.ts';
 
 /** An ideal density image (row-major, `size × size`) and its nodule mask (1 = nodule). */
@@ -82,10 +82,13 @@ function spotDensity(s: Spot, x: number, y: number): number {
 export function renderPhantom(a: Anatomy, nodule: Nodule | null, size: number): Phantom {
   const density = new Float32Array(size * size);
   const f = new Frame(size, a);
-  for (let r = 0; r < size; r++) {
-    const y = f.y(r);
-    for (let c = 0; c < size; c++) density[r * size + c] = anatomyDensity(a, f.x(c), y);
-  }
+  const grid = Array.from({ length: size }, (_, i) => i);
+  anatomyDensityGrid(
+    a,
+    grid.map((c) => f.x(c)),
+    grid.map((r) => f.y(r)),
+    density,
+  );
   for (const v of a.vessels) {
     const m = 3 * v.width;
     const box: [number, number, number, number] = [Math.min(v.x0, v.x1) - m, Math.min(v.y0, v.y1) - m, Math.max(v.x0, v.x1) + m, Math.max(v.y0, v.y1) + m];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../core/rng.ts';
-import { lungField, sampleAnatomy } from '../../data/synth/anatomy.ts';
+import { anatomyDensityGrid, lungField, sampleAnatomy, type Anatomy } from '../../data/synth/anatomy.ts';
 import { planSite } from '../../data/synth/federation.ts';
 import { siteMatrix, synthesizeImage } from '../../data/synth/image.ts';
 import { sampleNodule, noduleDensity } from '../../data/synth/nodule.ts';
@@ -22,6 +22,75 @@ function mean(a: ArrayLike<number>, keep: (i: number) => boolean): number {
   }
   return s / n;
 }
+
+/**
+ * The anatomy's density at one point, as data/synth/anatomy.ts computed it pixel by pixel before
+ * anatomyDensityGrid hoisted the per-column and per-row terms: the reference the grid must equal
+ * to the last bit, so every synthetic federation (and every figure measured on one) stays as it was.
+ */
+function pointwiseDensity(a: Anatomy, x: number, y: number): number {
+  const EDGE = 0.025;
+  const sigmoid = (t: number): number => 1 / (1 + Math.exp(-t));
+  const superEllipse = (cx: number, cy: number, rx: number, ry: number): number => {
+    const u = Math.abs(x - cx) / rx;
+    const v = Math.abs(y - cy) / ry;
+    const r = Math.pow(Math.pow(u, 2.6) + Math.pow(v, 2.6), 1 / 2.6);
+    return sigmoid(((1 - r) * Math.min(rx, ry)) / EDGE);
+  };
+  const diaphragm = (): number => {
+    const side = x < 0 ? -1 : 1;
+    const u = (x - side * a.lungCentreX) / (a.lungHalfWidth * 1.3);
+    return (side < 0 ? a.diaphragmRight : a.diaphragmLeft) + 0.18 * u * u;
+  };
+  const lungField = (): number => {
+    const v = Math.max(-1, Math.min(1, (y - a.lungCentreY) / a.lungHalfHeight));
+    const lung = superEllipse((x < 0 ? -1 : 1) * (a.lungCentreX + 0.06 * v), a.lungCentreY, a.lungHalfWidth * (0.8 + 0.2 * v), a.lungHalfHeight);
+    return lung * sigmoid((diaphragm() - y) / EDGE);
+  };
+  const bones = (): number => {
+    const ax = Math.abs(x);
+    if (ax < 0.06 || ax > a.bodyHalfWidth - 0.02) return 0;
+    let d = 0;
+    for (let k = 0; k < 10; k++) {
+      const u = (ax - 0.06) / 0.8;
+      const rib = a.ribStart + k * a.ribSpacing - 0.09 * Math.sin(Math.PI * Math.min(u, 1) * 0.9) + a.ribTilt * u * u;
+      const dy = (y - rib) / 0.028;
+      if (dy > -1.6 && dy < 1.6) d += 0.05 * Math.exp(-(dy * dy * dy * dy));
+    }
+    const clav = (y - (-0.66 - 0.12 * (ax - 0.1))) / 0.035;
+    if (ax < 0.62) d += 0.09 * Math.exp(-clav * clav * clav * clav);
+    return d;
+  };
+  const shoulder = y < -0.7 ? 0.9 * (-0.7 - y) : 0;
+  const body = sigmoid((a.bodyHalfWidth - Math.abs(x) - 0.04 * y * y - shoulder) / EDGE) * sigmoid((y + 0.98) / EDGE);
+  const heart = superEllipse(a.heartX, a.heartY, a.heartRx, a.heartRy);
+  const lung = lungField() * (1 - 0.75 * heart);
+  const spine = sigmoid((0.075 - Math.abs(x)) / 0.015);
+  const mediastinum = sigmoid((0.13 + 0.05 * Math.max(y, 0) - Math.abs(x)) / EDGE);
+  const abdomen = sigmoid((y - diaphragm()) / EDGE) * body;
+  return 0.03 + 0.45 * body - 0.3 * lung + 0.1 * heart + 0.07 * mediastinum * body + 0.12 * spine * body + 0.12 * abdomen + bones() * body;
+}
+
+describe('anatomy density on a grid', () => {
+  it('equals the pointwise formula bit for bit, on every pixel of 20 patients at two sizes and on an uneven grid', () => {
+    for (let p = 0; p < 20; p++) {
+      const a = sampleAnatomy(new Rng(500 + p).fork('anatomy'));
+      for (const size of [64, 131]) {
+        const coords = Array.from({ length: size }, (_, i) => (((i + 0.5) / size) * 2 - 1 - a.shiftX) / a.scale);
+        const grid = new Float32Array(size * size);
+        anatomyDensityGrid(a, coords, coords, grid);
+        const ref = Float32Array.from({ length: size * size }, (_, i) => pointwiseDensity(a, coords[i % size], coords[Math.floor(i / size)]));
+        expect(Buffer.from(grid.buffer).equals(Buffer.from(ref.buffer))).toBe(true);
+      }
+      // a grid that is not square, with points on both sides of x = 0 and beyond the body
+      const xs = [-1.2, -0.61, -0.0001, 0, 0.05, 0.3, 0.95];
+      const ys = [-0.99, -0.7, 0.1, 0.9];
+      const out = new Float32Array(xs.length * ys.length);
+      anatomyDensityGrid(a, xs, ys, out);
+      expect(Array.from(out)).toEqual(ys.flatMap((y) => xs.map((x) => Math.fround(pointwiseDensity(a, x, y)))));
+    }
+  });
+});
 
 describe('chest phantom', () => {
   it('has dark lungs, a bright spine and abdomen, and the nodule only inside a lung', () => {

@@ -17,6 +17,24 @@ import { anchorTensors, applyMasks, maskTensors, trainStep, trainStepOnReplicas,
 import type { ImageSet, Metrics, Task } from './types.ts';
 import { trainableVariables } from './weights.ts';
 
+/**
+ * Longest stretch, in milliseconds, that the training loop runs steps without giving the event
+ * loop a turn. A training step is synchronous, so without these turns a site's heartbeats (its
+ * `setInterval`), gRPC traffic and worker-thread messages in the same process waited for the
+ * whole local training: a hospital training for longer than the coordinator's site timeout
+ * looked dead mid-round.
+ */
+export const YIELD_EVERY_MS = 100;
+
+let lastTurn = performance.now();
+
+/** Lets timers, I/O and worker messages waiting on this thread run (the next turn of the event loop) once YIELD_EVERY_MS have passed since the training on this thread last did. */
+async function eventLoopTurn(): Promise<void> {
+  if (performance.now() - lastTurn < YIELD_EVERY_MS) return;
+  await new Promise((resolve) => setImmediate(resolve));
+  lastTurn = performance.now();
+}
+
 /** Settings of a local training run. */
 export interface TrainConfig {
   epochs: number;
@@ -111,6 +129,7 @@ async function runEpoch(ctx: StepContext, input: TrainLocalInput, numClasses: nu
   let lr = 0;
   try {
     for (const rows of batchRanges(order, cfg.batchSize)) {
+      await eventLoopTurn();
       lr = learningRateAt(cfg.schedule, state.step, cfg.epochs * stepsPerEpoch);
       const arrays = batchArrays(train, rows, { softLabels: input.softLabels, numClasses, augment: cfg.augment, rng: augRng });
       if (replicas) lossSum += (await trainStepOnReplicas(ctx, replicas, shardsOf(arrays, replicas.size), lr)) * rows.length;

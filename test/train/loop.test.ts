@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../engine/backend.ts';
 import { createMaskHook } from '../../prune/apply-masks.ts';
 import { evaluate } from '../../train/evaluate.ts';
-import { trainLocal, type TrainConfig } from '../../train/loop.ts';
+import { trainLocal, YIELD_EVERY_MS, type TrainConfig } from '../../train/loop.ts';
 import { aucMannWhitney } from '../../train/metrics.ts';
 import { segmentationTask } from '../../train/segmentation.ts';
 import { blobSet, tinyClassifier, tinySegmenter } from './fixtures.ts';
@@ -98,6 +98,29 @@ describe('trainLocal', () => {
     for (let i = 0; i < get('conv1/kernel').length; i++) expect(Math.abs(get('conv1/kernel')[i]) === 0).toBe(i % 4 === 1 || i % 4 === 2);
     expect([1, 2].map((c) => Math.abs(get('bn1/gamma')[c]))).toEqual([0, 0]);
     expect([0, 3].every((c) => get('bn1/gamma')[c] !== 0)).toBe(true);
+  });
+
+  it("gives the event loop a turn while it trains, so a site's heartbeat timer fires mid-training (it once waited for the whole local training)", async () => {
+    const model = tinyClassifier(SIZE);
+    // every step also spins 25 ms on this thread, as a real model's step does: 4 epochs × 4 steps ≈ 400 ms of synchronous work
+    const spin = (): void => {
+      const until = performance.now() + 25;
+      while (performance.now() < until);
+    };
+    const beats: number[] = [];
+    const beat = setInterval(() => beats.push(performance.now()), 5);
+    const t0 = performance.now();
+    try {
+      await trainLocal({ model, train, config: config(), maskHook: { applyToWeights: spin, maskGradients: (g) => g } });
+    } finally {
+      clearInterval(beat);
+    }
+    const t1 = performance.now();
+    const during = beats.filter((t) => t < t1);
+    expect(t1 - t0).toBeGreaterThanOrEqual(16 * 25);
+    // a turn once YIELD_EVERY_MS have passed, at the next step (each well under YIELD_EVERY_MS here): a beat at least every 2 × YIELD_EVERY_MS
+    expect(during.length).toBeGreaterThanOrEqual(Math.floor((t1 - t0) / (2 * YIELD_EVERY_MS)) - 1);
+    expect(during.length).toBeGreaterThanOrEqual(2);
   });
 
   it('with FedProx stays nearer the global weights, the more so the larger μ', async () => {

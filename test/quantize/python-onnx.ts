@@ -1,11 +1,16 @@
 import { spawnSync } from 'node:child_process';
 
-/** A Python interpreter that can `import onnx` (pyenv shims may hide Debian's python3-onnx), or undefined. */
+/**
+ * A Python interpreter that can `import onnx` (pyenv shims may hide Debian's python3-onnx), or
+ * undefined, where the tests skip only their onnx.checker step. With FEDKD_REQUIRE_ONNX_CHECKER=1
+ * (set by .ci/run, which installs python3-onnx) a missing checker fails the test instead.
+ */
 export function pythonWithOnnx(): string | undefined {
   for (const py of ['python3', '/usr/bin/python3']) {
     const r = spawnSync(py, ['-c', 'import onnx'], { encoding: 'utf8', timeout: 60_000 });
     if (r.status === 0) return py;
   }
+  if (process.env.FEDKD_REQUIRE_ONNX_CHECKER === '1') throw new Error('FEDKD_REQUIRE_ONNX_CHECKER=1 but no python3 here can import onnx (apt-get install python3-onnx)');
   return undefined;
 }
 

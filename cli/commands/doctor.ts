@@ -4,6 +4,7 @@ import { initBackend, type BackendChoice } from '../../engine/backend.ts';
 import { choosePrecision, planInference, type InferencePlan, type Precision } from '../../runtime/plan.ts';
 import { scanRepository } from '../../runtime/repository.ts';
 import { cpuFeatures, systemProbes, type CpuFeatures, type GpuInfo, type SystemProbes } from '../../runtime/probes.ts';
+import { firstTouchAdvice, measureFirstTouch, type FirstTouch } from '../../core/first-touch.ts';
 import { printJson } from '../run.ts';
 
 /** What `fedkd doctor` found on this machine. */
@@ -14,6 +15,8 @@ export interface DoctorReport {
   gpu: { nvidiaSmi: boolean; gpus: GpuInfo[] };
   ram: { totalMB: number; freeMB: number };
   inference: InferencePlan;
+  /** Fresh against touched memory, and whether glibc keeps freed memory: what bounds large model transfers (core/first-touch.ts). */
+  memory: FirstTouch & ReturnType<typeof firstTouchAdvice>;
   /** With `--models DIR`: the file each version would run, and why. */
   models?: { version: string; precision: Precision; why: string }[];
 }
@@ -21,11 +24,12 @@ export interface DoctorReport {
 const MIB = 1024 * 1024;
 
 /** Gathers the doctor report from the probes (the real ones by default). */
-export async function diagnose(probes: SystemProbes = systemProbes, models?: string): Promise<DoctorReport> {
+export async function diagnose(probes: SystemProbes = systemProbes, models?: string, firstTouch: () => FirstTouch = measureFirstTouch): Promise<DoctorReport> {
   const backend = await initBackend();
   const gpus = probes.gpus();
   const inference = planInference(probes);
   const versions = models ? scanRepository(models).versions : undefined;
+  const touch = firstTouch();
   return {
     tfjs: { backend: backend.name, reason: backend.reason, skipped: backend.skipped },
     onnxruntime: { version: ort.env.versions.node ?? ort.env.versions.common, providers: probes.listBackends() },
@@ -33,6 +37,7 @@ export async function diagnose(probes: SystemProbes = systemProbes, models?: str
     gpu: { nvidiaSmi: gpus.length > 0, gpus },
     ram: { totalMB: Math.round(probes.totalRamBytes() / MIB), freeMB: Math.round(probes.freeRamBytes() / MIB) },
     inference,
+    memory: { ...touch, ...firstTouchAdvice(touch, process.env) },
     ...(versions ? { models: versions.map((v) => ({ version: v.version, ...choosePrecision(Object.keys(v.files) as Precision[], inference.mode, v.int8Faster) })) } : {}),
   };
 }
@@ -52,6 +57,7 @@ export function formatDoctor(r: DoctorReport): string {
     ['cpu features', `AVX2 ${yesNo(r.cpu.avx2)}, AVX-512 ${yesNo(r.cpu.avx512)}, VNNI ${yesNo(r.cpu.vnni)}`],
     ['gpu', gpu],
     ['ram', `${r.ram.freeMB} MiB free of ${r.ram.totalMB} MiB`],
+    ['model transfers', r.memory.advice],
     ['inference', `${r.inference.mode} mode on ${r.inference.provider}, batch ≤ ${r.inference.maxBatch}`],
     ...r.inference.reasons.map((why): [string, string] => ['  because', why]),
     ...(r.models ?? []).map((m): [string, string] => [`model ${m.version}`, `${m.precision} — ${m.why}`]),

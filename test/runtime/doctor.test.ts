@@ -24,6 +24,9 @@ describe('fedkd doctor', () => {
     expect(d.ram.freeMB).toBeLessThanOrEqual(d.ram.totalMB);
     const cudaUsable = d.onnxruntime.providers.some((p: { name: string; bundled: boolean }) => p.name === 'cuda' && p.bundled) && d.gpu.gpus.length > 0;
     expect(d.inference.provider).toBe(cudaUsable && d.inference.mode === 'gpu' ? 'cuda' : 'cpu');
+    // the memory verdict follows from the two measured rates and the child's environment (runCli passes this one's)
+    const keeps = ['MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_'].every((k) => Boolean(process.env[k]));
+    expect(d.memory).toMatchObject({ keepsFreedMemory: keeps, slowFirstTouch: d.memory.freshMBps * 8 < d.memory.touchedMBps });
   });
 
   it('prints a readable table without --json', () => {

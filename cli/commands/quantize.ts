@@ -15,7 +15,7 @@ import { convertToFp16, fp16Compute } from '../../quantize/fp16.ts';
 import { LATENCY_RUNS } from '../../quantize/latency.ts';
 import { choosePrecision, DEFAULT_BUDGET, planMixedPrecision } from '../../quantize/mixed.ts';
 import { layerTable, precisionRows, type PrecisionReport, reportTable, type TestSet } from '../../quantize/precision-report.ts';
-import { quantizeStatic, quantizeWithRanges } from '../../quantize/qdq/index.ts';
+import { quantizeStatic } from '../../quantize/qdq/index.ts';
 import { decodeModel } from '../../quantize/qdq/onnx-tensors.ts';
 import { tableText } from '../report/table.ts';
 import { numberIn, oneOf, positiveInt, printJson } from '../run.ts';
@@ -85,7 +85,6 @@ async function run(o: QuantizeFlags): Promise<void> {
   info(`calibrating (${o.method}) on ${calib ? `${calib.n} images of ${o.calib}` : `the site statistics in ${o.federated}`}`);
   const c = { method: o.method, percentile: o.percentile };
   const ranges = calib ? (await quantizeStatic(fp32, nchwBatches(calib), c)).ranges : federatedRanges(c, federated!.merged, federated!.hists);
-  const int8 = quantizeWithRanges(fp32, ranges);
   const fp16 = { bytes: convertToFp16(fp32), compute: 'float16' as 'float16' | 'float32' };
   fp16.compute = await fp16Compute(fp16.bytes);
   if (fp16.compute === 'float32') info('FP16: this ONNX Runtime CPU build has no float16 convolution; it upcasts the weights at load and computes in float32');
@@ -93,7 +92,8 @@ async function run(o: QuantizeFlags): Promise<void> {
   info(`mixed precision: profiling per layer and checking accuracy on ${calib ? 'the calibration images' : `test set ${tests[0].name}`}`);
   const latency = { runs: o.runs, threads: o.threads };
   const plan = await planMixedPrecision(fp32, ranges, { dims: [32, ...chw], evalSet, budget: { ...DEFAULT_BUDGET, aucDrop: o.aucBudget }, ...latency });
-  const mixedBytes = plan.mixedBytes;
+  // the plan's INT8 and mixed models are the ones it checked against the budget; quantized once
+  const { int8, mixedBytes } = plan;
   const variants = [
     { precision: 'fp32' as const, bytes: fp32 },
     { precision: 'fp16' as const, bytes: fp16.bytes },
